@@ -1,0 +1,21 @@
+/**
+ * lanepool: a key-affinity sharded worker pool with per-key lanes.
+ *
+ * @example
+ * import { LanePool } from 'lanepool';
+ * const pool = new LanePool({ handler: new URL('./handler.ts', import.meta.url) });
+ * const reply = await pool.run('thread-42', { type: 'thread.turn.start' });
+ * await pool.close();
+ */
+export { LanePool, type PoolStats } from './pool.ts';
+export type { ShardStats, ShardState } from './shard.ts';
+export type { LanePoolOptions, RunOptions, DrainOptions, CloseOptions } from './options.ts';
+export { DEFAULTS, MAX_KEY_BYTES, MAX_TIMEOUT_MS } from './options.ts';
+export { shardFor, fnv1a32, jumpHash } from './routing.ts';
+export type { Handler, HandlerContext } from '../shared/handler.ts';
+export type { WorkerLaneStats } from '../shared/protocol.ts';
+export {
+  LanePoolError, LaneTimeoutError, LaneCancelledError, QueueFullError, PoolClosedError, DrainTimeoutError,
+  ShardRestartedError, HandlerLoadError, DataCloneError, ERROR_CODES,
+  type ErrorCode, type RestartReason,
+} from '../shared/errors.ts';

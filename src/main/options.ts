@@ -1,0 +1,209 @@
+/**
+ * The pool's and run()'s options: their types, their defaults, and the one place they are validated.
+ * Every message names the option, the value it got, and what it expected.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { ResourceLimits } from 'node:worker_threads';
+
+export interface LanePoolOptions {
+  /**
+   * Path or file: URL of the handler module (`.js`, `.mjs`, `.cjs`, `.ts`, `.mts`, `.cts`). Its default
+   * export is `(payload, ctx) => result | Promise<result>`. A relative path resolves against the cwd.
+   */
+  handler: string | URL;
+  /**
+   * Number of worker threads (shards); fixed for the pool's life.
+   * @default os.availableParallelism()
+   */
+  shards?: number;
+  /**
+   * Default deadline per task in ms, counted from the task's start. 0 means no deadline.
+   * @default 0
+   */
+  taskTimeoutMs?: number;
+  /**
+   * Most unsettled tasks one key may hold (queued plus running); `run()` past it rejects with `QueueFullError`.
+   * Control tasks do not count against it, so a stop or interrupt always gets in.
+   * @default 1000
+   */
+  maxQueuedPerKey?: number;
+  /**
+   * Most unsettled tasks the whole pool may hold; `run()` past it rejects with `QueueFullError`.
+   * @default 100000
+   */
+  maxQueued?: number;
+  /** Passed to each worker thread (see `worker_threads.ResourceLimits`). */
+  resourceLimits?: ResourceLimits;
+}
+
+export interface RunOptions {
+  /** Deadline in ms counted from the task's start; 0 means none. Defaults to the pool's `taskTimeoutMs`. */
+  timeoutMs?: number;
+  /** Aborting it cancels the task: dropped if queued, its `ctx.signal` fired if running. */
+  signal?: AbortSignal;
+  /**
+   * `'control'` starts the task as soon as it reaches its worker, beside the lane's running task and
+   * ahead of its queued ones. Meant for stop and interrupt.
+   * @default 'normal'
+   */
+  priority?: 'normal' | 'control';
+}
+
+export interface DrainOptions {
+  /** Reject with `DrainTimeoutError` if the pool is not drained within this many ms. */
+  timeoutMs?: number;
+}
+
+export interface CloseOptions {
+  /** Cancel queued and running tasks instead of waiting for them. @default false */
+  force?: boolean;
+}
+
+/** Options after validation and defaults. */
+export interface ResolvedOptions {
+  handlerUrl: string;
+  shards: number;
+  taskTimeoutMs: number;
+  maxQueuedPerKey: number;
+  maxQueued: number;
+  resourceLimits: ResourceLimits | undefined;
+}
+
+export const DEFAULTS = Object.freeze({
+  taskTimeoutMs: 0,
+  maxQueuedPerKey: 1000,
+  maxQueued: 100_000,
+});
+
+/** setTimeout's ceiling; a longer deadline would fire at once. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+/** Longest key, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1024;
+const MAX_SHARDS = 1024;
+const HANDLER_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
+const POOL_OPTIONS = new Set(['handler', 'shards', 'taskTimeoutMs', 'maxQueuedPerKey', 'maxQueued', 'resourceLimits']);
+const RUN_OPTIONS = new Set(['timeoutMs', 'signal', 'priority']);
+
+export function resolvePoolOptions(options: LanePoolOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`options must be an object with at least a handler, got ${show(options)}`);
+  }
+  rejectUnknown(options, POOL_OPTIONS, 'options');
+  return {
+    handlerUrl: resolveHandler(options.handler),
+    shards: integer('options.shards', options.shards ?? availableParallelism(), 1, MAX_SHARDS),
+    taskTimeoutMs: integer('options.taskTimeoutMs', options.taskTimeoutMs ?? DEFAULTS.taskTimeoutMs, 0, MAX_TIMEOUT_MS),
+    maxQueuedPerKey: integer('options.maxQueuedPerKey', options.maxQueuedPerKey ?? DEFAULTS.maxQueuedPerKey, 1, Number.MAX_SAFE_INTEGER),
+    maxQueued: integer('options.maxQueued', options.maxQueued ?? DEFAULTS.maxQueued, 1, Number.MAX_SAFE_INTEGER),
+    resourceLimits: resourceLimits(options.resourceLimits),
+  };
+}
+
+/** Validated run() options. */
+export interface ResolvedRun {
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+  control: boolean;
+}
+
+export function resolveRunOptions(options: RunOptions | undefined, defaultTimeoutMs: number): ResolvedRun {
+  if (options === undefined) return { timeoutMs: defaultTimeoutMs, signal: undefined, control: false };
+  if (options === null || typeof options !== 'object') throw new TypeError(`run options must be an object, got ${show(options)}`);
+  rejectUnknown(options, RUN_OPTIONS, 'run options');
+  const { signal, priority } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`options.signal must be an AbortSignal, got ${show(signal)}`);
+  }
+  if (priority !== undefined && priority !== 'normal' && priority !== 'control') {
+    throw new TypeError(`options.priority must be 'normal' or 'control', got ${show(priority)}`);
+  }
+  return {
+    timeoutMs: integer('options.timeoutMs', options.timeoutMs ?? defaultTimeoutMs, 0, MAX_TIMEOUT_MS),
+    signal,
+    control: priority === 'control',
+  };
+}
+
+/** Throws a TypeError or RangeError naming `key` if it is not a usable key. */
+export function checkKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string') throw new TypeError(`key must be a string, got ${show(key)}`);
+  if (key.length === 0) throw new TypeError('key must be a non-empty string');
+  // Only measure exactly when the key could be too long: UTF-8 is at most 3 bytes per UTF-16 unit.
+  if (key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
+    throw new RangeError(`key must be at most ${MAX_KEY_BYTES} UTF-8 bytes, got ${Buffer.byteLength(key, 'utf8')}`);
+  }
+}
+
+export function checkDrainOptions(options: DrainOptions | undefined): number | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object') throw new TypeError(`drain options must be an object, got ${show(options)}`);
+  rejectUnknown(options, new Set(['timeoutMs']), 'drain options');
+  if (options.timeoutMs === undefined) return undefined;
+  return integer('options.timeoutMs', options.timeoutMs, 0, MAX_TIMEOUT_MS);
+}
+
+export function checkCloseOptions(options: CloseOptions | undefined): boolean {
+  if (options === undefined) return false;
+  if (options === null || typeof options !== 'object') throw new TypeError(`close options must be an object, got ${show(options)}`);
+  rejectUnknown(options, new Set(['force']), 'close options');
+  if (options.force !== undefined && typeof options.force !== 'boolean') {
+    throw new TypeError(`options.force must be a boolean, got ${show(options.force)}`);
+  }
+  return options.force === true;
+}
+
+function resolveHandler(handler: unknown): string {
+  let path: string;
+  if (handler instanceof URL) {
+    if (handler.protocol !== 'file:') throw new TypeError(`options.handler must be a file: URL, got ${handler.href}`);
+    path = fileURLToPath(handler);
+  } else if (typeof handler === 'string' && handler.length > 0) {
+    path = handler.startsWith('file:') ? fileURLToPath(handler) : resolvePath(handler);
+  } else {
+    throw new TypeError(`options.handler must be a module path or file: URL, got ${show(handler)}`);
+  }
+  if (!HANDLER_EXTENSIONS.some((ext) => path.endsWith(ext))) {
+    throw new TypeError(`options.handler must end in one of ${HANDLER_EXTENSIONS.join(' ')}, got ${path}`);
+  }
+  if (!existsSync(path) || !statSync(path).isFile()) {
+    throw new TypeError(`options.handler names no file: ${path}`);
+  }
+  return pathToFileURL(path).href;
+}
+
+function resourceLimits(value: unknown): ResourceLimits | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object') throw new TypeError(`options.resourceLimits must be an object, got ${show(value)}`);
+  const limits = value as Record<string, unknown>;
+  const allowed = new Set(['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb']);
+  rejectUnknown(limits, allowed, 'options.resourceLimits');
+  for (const [field, v] of Object.entries(limits)) {
+    if (v !== undefined && (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))) {
+      throw new RangeError(`options.resourceLimits.${field} must be a positive number, got ${show(v)}`);
+    }
+  }
+  return { ...limits } as ResourceLimits;
+}
+
+function integer(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`${name} must be an integer, got ${show(value)}`);
+  }
+  if (value < min || value > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function rejectUnknown(object: object, known: Set<string>, where: string): void {
+  for (const field of Object.keys(object)) {
+    if (!known.has(field)) throw new TypeError(`${where} has an unknown field ${JSON.stringify(field)}; known: ${[...known].join(', ')}`);
+  }
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || typeof value !== 'object') return String(value);
+  return Object.prototype.toString.call(value);
+}

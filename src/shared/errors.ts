@@ -1,0 +1,225 @@
+/**
+ * Every error lanepool raises, each with a stable `code`. Codes are a contract: never reuse or rename
+ * one. The README's errors table is checked against `ERROR_CODES` by a test.
+ *
+ * Errors cross the thread boundary as plain data (`WireError`): a worker's Error loses its extra
+ * fields in structured clone, so `toWire` copies them explicitly and `fromWire` rebuilds the right
+ * class on the other side.
+ */
+
+/** Base class of every error lanepool raises itself. */
+export abstract class LanePoolError extends Error {
+  abstract readonly code: string;
+}
+
+/** A task ran past its deadline (`timeoutMs`, counted from when it started). The lane has moved on. */
+export class LaneTimeoutError extends LanePoolError {
+  readonly code = 'ERR_LANE_TIMEOUT';
+  readonly key: string;
+  readonly timeoutMs: number;
+  constructor(data: { key: string; timeoutMs: number }) {
+    super(`task on key ${JSON.stringify(data.key)} timed out after ${data.timeoutMs} ms`);
+    this.name = 'LaneTimeoutError';
+    this.key = data.key;
+    this.timeoutMs = data.timeoutMs;
+  }
+}
+
+/** A task was cancelled by `cancel(key)`, by its caller's `signal`, or by `close({ force: true })`. */
+export class LaneCancelledError extends LanePoolError {
+  readonly code = 'ERR_LANE_CANCELLED';
+  readonly key: string;
+  readonly reason: string;
+  constructor(data: { key: string; reason: string }) {
+    super(`task on key ${JSON.stringify(data.key)} was cancelled: ${data.reason}`);
+    this.name = 'LaneCancelledError';
+    this.key = data.key;
+    this.reason = data.reason;
+  }
+}
+
+/** `run()` was refused because the key's lane or the whole pool is at its queue limit. */
+export class QueueFullError extends LanePoolError {
+  readonly code = 'ERR_QUEUE_FULL';
+  readonly key: string;
+  /** Which limit was hit. */
+  readonly limit: 'maxQueuedPerKey' | 'maxQueued';
+  readonly max: number;
+  constructor(data: { key: string; limit: 'maxQueuedPerKey' | 'maxQueued'; max: number }) {
+    super(`queue full for key ${JSON.stringify(data.key)}: ${data.limit} is ${data.max}`);
+    this.name = 'QueueFullError';
+    this.key = data.key;
+    this.limit = data.limit;
+    this.max = data.max;
+  }
+}
+
+/** `run()` was called after `close()`. */
+export class PoolClosedError extends LanePoolError {
+  readonly code = 'ERR_POOL_CLOSED';
+  constructor() {
+    super('the pool is closed');
+    this.name = 'PoolClosedError';
+  }
+}
+
+/** `drain({ timeoutMs })` ran out of time; `keys` lists the keys that still had work. */
+export class DrainTimeoutError extends LanePoolError {
+  readonly code = 'ERR_DRAIN_TIMEOUT';
+  readonly keys: string[];
+  readonly timeoutMs: number;
+  constructor(data: { keys: string[]; timeoutMs: number }) {
+    const shown = data.keys.slice(0, 10).map((k) => JSON.stringify(k)).join(', ');
+    const more = data.keys.length > 10 ? ` and ${data.keys.length - 10} more` : '';
+    super(`drain did not finish within ${data.timeoutMs} ms; busy keys: ${shown}${more}`);
+    this.name = 'DrainTimeoutError';
+    this.keys = data.keys;
+    this.timeoutMs = data.timeoutMs;
+  }
+}
+
+/** Why a shard's worker was replaced. */
+export type RestartReason = 'stall' | 'crash' | 'oom';
+
+/** The task's worker died (or was stopped as stalled) after the task had been sent to it. */
+export class ShardRestartedError extends LanePoolError {
+  readonly code = 'ERR_SHARD_RESTARTED';
+  readonly shard: number;
+  readonly key: string;
+  readonly reason: RestartReason;
+  readonly detail: string;
+  constructor(data: { shard: number; key: string; reason: RestartReason; detail?: string }) {
+    const detail = data.detail ? ` (${data.detail})` : '';
+    super(`shard ${data.shard} restarted (${data.reason}) while it held a task for key ${JSON.stringify(data.key)}${detail}`);
+    this.name = 'ShardRestartedError';
+    this.shard = data.shard;
+    this.key = data.key;
+    this.reason = data.reason;
+    this.detail = data.detail ?? '';
+  }
+}
+
+/** The handler module could not be loaded in the worker, or its default export is not a function. */
+export class HandlerLoadError extends LanePoolError {
+  readonly code = 'ERR_HANDLER_LOAD';
+  readonly handler: string;
+  readonly detail: string;
+  constructor(data: { handler: string; detail: string }) {
+    super(`cannot load handler ${data.handler}: ${data.detail}`);
+    this.name = 'HandlerLoadError';
+    this.handler = data.handler;
+    this.detail = data.detail;
+  }
+}
+
+/** A task's payload or result cannot cross the thread boundary (structured clone refused it). */
+export class DataCloneError extends LanePoolError {
+  readonly code = 'ERR_DATA_CLONE';
+  readonly key: string;
+  readonly what: 'payload' | 'result';
+  readonly detail: string;
+  constructor(data: { key: string; what: 'payload' | 'result'; detail: string }) {
+    super(`the ${data.what} of a task on key ${JSON.stringify(data.key)} cannot be cloned: ${data.detail}`);
+    this.name = 'DataCloneError';
+    this.key = data.key;
+    this.what = data.what;
+    this.detail = data.detail;
+  }
+}
+
+type ErrorClass = new (data: never) => LanePoolError;
+
+/** Every lanepool error class, by code. */
+const CLASSES = {
+  ERR_LANE_TIMEOUT: LaneTimeoutError,
+  ERR_LANE_CANCELLED: LaneCancelledError,
+  ERR_QUEUE_FULL: QueueFullError,
+  ERR_POOL_CLOSED: PoolClosedError,
+  ERR_DRAIN_TIMEOUT: DrainTimeoutError,
+  ERR_SHARD_RESTARTED: ShardRestartedError,
+  ERR_HANDLER_LOAD: HandlerLoadError,
+  ERR_DATA_CLONE: DataCloneError,
+} as const satisfies Record<string, ErrorClass>;
+
+export type ErrorCode = keyof typeof CLASSES;
+
+/** The stable codes of every lanepool error. */
+export const ERROR_CODES = Object.freeze(Object.keys(CLASSES) as ErrorCode[]);
+
+/** An error as plain, cloneable data. */
+export interface WireError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string | number;
+  /** Other own enumerable fields that survived a clone check. */
+  data?: Record<string, unknown>;
+  /** True when lanepool raised it; `code` then names a class in `CLASSES`. */
+  own?: boolean;
+}
+
+const STANDARD: Record<string, new (message: string) => Error> = {
+  Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
+};
+
+/** Turns anything thrown into cloneable data, keeping name, message, stack, code and extra fields. */
+export function toWire(thrown: unknown): WireError {
+  if (!(thrown instanceof Error)) {
+    return { name: 'Error', message: `non-error value thrown: ${describe(thrown)}` };
+  }
+  const wire: WireError = { name: thrown.name, message: thrown.message };
+  if (thrown.stack !== undefined) wire.stack = thrown.stack;
+  const code = (thrown as { code?: unknown }).code;
+  if (typeof code === 'string' || typeof code === 'number') wire.code = code;
+  if (thrown instanceof LanePoolError) wire.own = true;
+  const data: Record<string, unknown> = {};
+  let any = false;
+  for (const [field, value] of Object.entries(thrown)) {
+    if (field === 'code' || field === 'name' || field === 'message' || field === 'stack') continue;
+    if (!isCloneable(value)) continue;
+    data[field] = value;
+    any = true;
+  }
+  if (any) wire.data = data;
+  return wire;
+}
+
+/**
+ * Rebuilds an error from `toWire` output: lanepool's own errors as their class, others as the nearest
+ * standard class. `fields` override the own error's data (the receiver knows the task's key best).
+ */
+export function fromWire(wire: WireError, fields?: Record<string, unknown>): Error {
+  if (wire.own && typeof wire.code === 'string' && wire.code in CLASSES) {
+    const Class = CLASSES[wire.code as ErrorCode] as unknown as new (data: unknown) => LanePoolError;
+    const error = new Class({ ...wire.data, ...fields });
+    if (wire.stack !== undefined) error.stack = wire.stack;
+    return error;
+  }
+  const Class = STANDARD[wire.name] ?? Error;
+  const error = new Class(wire.message);
+  if (error.name !== wire.name) {
+    Object.defineProperty(error, 'name', { value: wire.name, writable: true, configurable: true, enumerable: false });
+  }
+  if (wire.stack !== undefined) error.stack = wire.stack;
+  if (wire.code !== undefined) (error as Error & { code?: unknown }).code = wire.code;
+  if (wire.data) Object.assign(error, wire.data);
+  return error;
+}
+
+function isCloneable(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return typeof value !== 'function' && typeof value !== 'symbol';
+  try {
+    structuredClone(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function describe(value: unknown): string {
+  try {
+    return typeof value === 'string' ? JSON.stringify(value) : String(value);
+  } catch {
+    return typeof value;
+  }
+}

@@ -1,0 +1,25 @@
+/** The types a handler module is written against. A handler module's default export is a `Handler`. */
+
+/** What a handler receives beside its payload. */
+export interface HandlerContext {
+  /** The task's key (for the service, the threadId). */
+  readonly key: string;
+  /** The shard (worker) running the task. */
+  readonly shard: number;
+  /**
+   * Fires when the task is cancelled (`cancel(key)`, the caller's signal, `close({ force })`) or its
+   * deadline passes. The lane has already moved on by then; stop work and let the promise settle.
+   */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * The default export of a handler module.
+ *
+ * @example
+ * // handler.ts
+ * import type { Handler } from 'lanepool';
+ * const handler: Handler<{ n: number }, number> = async ({ n }, { signal }) => n + 1;
+ * export default handler;
+ */
+export type Handler<P = unknown, R = unknown> = (payload: P, ctx: HandlerContext) => R | Promise<R>;

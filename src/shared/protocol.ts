@@ -1,0 +1,116 @@
+/**
+ * The whole main <-> worker conversation. Read this file to learn what crosses the thread boundary.
+ *
+ * Piscina owns each worker's life; it runs exactly one long-lived task per worker, the attach task
+ * (`AttachRequest`), which hands the worker one end of a MessageChannel. Everything else travels on
+ * that channel as *batches*: one `postMessage` carries an array of messages, so that all the traffic
+ * a shard produces in one event-loop turn costs one structured clone and one wake-up.
+ *
+ * Ordering: a channel delivers batches in order and a batch is processed front to back, so the
+ * worker sees `run`, `cancel` and `abort` in exactly the order the main thread issued them.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { WireError } from './errors.ts';
+
+/** The payload of the attach task that piscina runs once per worker life. */
+export interface AttachRequest {
+  /** The shard this worker serves; it never changes for the worker's life. */
+  shard: number;
+  /** The worker's end of the channel; transferred. */
+  port: MessagePort;
+  /** file: URL of the user's handler module. */
+  handler: string;
+}
+
+/**
+ * What the attach task resolves to: `closed` once the worker was told to close, or `fatal` when the
+ * handler could not be loaded. The load error travels here, not on the port, so the main thread
+ * cannot see the task end before it learns why.
+ */
+export type AttachResult = { closed: true } | { fatal: WireError };
+
+/** Start a task. `control` tasks start at once, beside the lane's running task. */
+export interface RunMessage {
+  t: 'run';
+  id: number;
+  key: string;
+  payload: unknown;
+  /** Deadline counted from the task's start; 0 means none. */
+  timeoutMs: number;
+  control: boolean;
+}
+
+/** Release the key's running tasks (their signals fire) and drop its queued ones. */
+export interface CancelKeyMessage {
+  t: 'cancel';
+  key: string;
+  reason: string;
+}
+
+/** Release one task: drop it if queued, fire its signal and move on if running. */
+export interface AbortTaskMessage {
+  t: 'abort';
+  id: number;
+  reason: string;
+}
+
+/** Ask for the worker's own view of its lanes; answered with a `ProbeReply` of the same id. */
+export interface ProbeMessage {
+  t: 'probe';
+  id: number;
+}
+
+/** Finish the attach task; the worker stops reading its port. */
+export interface CloseMessage {
+  t: 'close';
+}
+
+export type ToWorker = RunMessage | CancelKeyMessage | AbortTaskMessage | ProbeMessage | CloseMessage;
+
+/** The worker has loaded the handler and is reading its port. */
+export interface ReadyMessage {
+  t: 'ready';
+}
+
+/** The task has started: its handler has been called. */
+export interface StartedMessage {
+  t: 'started';
+  id: number;
+}
+
+/** The task finished with a value. */
+export interface OkMessage {
+  t: 'ok';
+  id: number;
+  value: unknown;
+}
+
+/** The task failed: its handler threw, its deadline passed, or its result could not be cloned. */
+export interface ErrMessage {
+  t: 'err';
+  id: number;
+  error: WireError;
+}
+
+/** The number of released tasks whose handler promise has still not settled. */
+export interface AbandonedMessage {
+  t: 'abandoned';
+  count: number;
+}
+
+/** The worker's lane table as it stands when the probe is read. */
+export interface WorkerLaneStats {
+  lanes: number;
+  queued: number;
+  running: number;
+  abandoned: number;
+}
+
+export interface ProbeReply {
+  t: 'probe';
+  id: number;
+  stats: WorkerLaneStats;
+}
+
+export type FromWorker =
+  | ReadyMessage | StartedMessage | OkMessage | ErrMessage | AbandonedMessage | ProbeReply;
