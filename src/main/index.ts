@@ -12,7 +12,7 @@ export type { ShardStats, ShardState } from './shard.ts';
 export type { LanePoolOptions, RunOptions, DrainOptions, CloseOptions } from './options.ts';
 export { DEFAULTS, MAX_KEY_BYTES, MAX_TIMEOUT_MS } from './options.ts';
 export { shardFor, fnv1a32, jumpHash } from './routing.ts';
-export type { Handler, HandlerContext } from '../shared/handler.ts';
+export type { Handler, HandlerContext, HandlerInit } from '../shared/handler.ts';
 export type { WorkerLaneStats } from '../shared/protocol.ts';
 export {
   LanePoolError, LaneTimeoutError, LaneCancelledError, QueueFullError, PoolClosedError, DrainTimeoutError,

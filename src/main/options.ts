@@ -37,6 +37,11 @@ export interface LanePoolOptions {
   maxQueued?: number;
   /** Passed to each worker thread (see `worker_threads.ResourceLimits`). */
   resourceLimits?: ResourceLimits;
+  /**
+   * Cloneable data for the handler module's optional `init(data, { shard })` export, which each worker
+   * awaits before it runs a task. Use it for per-worker set-up (a client, a provider, settings).
+   */
+  handlerData?: unknown;
 }
 
 export interface RunOptions {
@@ -50,6 +55,8 @@ export interface RunOptions {
    * @default 'normal'
    */
   priority?: 'normal' | 'control';
+  /** Called on the main thread when the worker reports that the task's handler has been called. */
+  onStart?: () => void;
 }
 
 export interface DrainOptions {
@@ -70,6 +77,7 @@ export interface ResolvedOptions {
   maxQueuedPerKey: number;
   maxQueued: number;
   resourceLimits: ResourceLimits | undefined;
+  handlerData: unknown;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -84,8 +92,8 @@ export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 export const MAX_KEY_BYTES = 1024;
 const MAX_SHARDS = 1024;
 const HANDLER_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
-const POOL_OPTIONS = new Set(['handler', 'shards', 'taskTimeoutMs', 'maxQueuedPerKey', 'maxQueued', 'resourceLimits']);
-const RUN_OPTIONS = new Set(['timeoutMs', 'signal', 'priority']);
+const POOL_OPTIONS = new Set(['handler', 'shards', 'taskTimeoutMs', 'maxQueuedPerKey', 'maxQueued', 'resourceLimits', 'handlerData']);
+const RUN_OPTIONS = new Set(['timeoutMs', 'signal', 'priority', 'onStart']);
 
 export function resolvePoolOptions(options: LanePoolOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
@@ -99,6 +107,7 @@ export function resolvePoolOptions(options: LanePoolOptions): ResolvedOptions {
     maxQueuedPerKey: integer('options.maxQueuedPerKey', options.maxQueuedPerKey ?? DEFAULTS.maxQueuedPerKey, 1, Number.MAX_SAFE_INTEGER),
     maxQueued: integer('options.maxQueued', options.maxQueued ?? DEFAULTS.maxQueued, 1, Number.MAX_SAFE_INTEGER),
     resourceLimits: resourceLimits(options.resourceLimits),
+    handlerData: cloneable('options.handlerData', options.handlerData),
   };
 }
 
@@ -107,13 +116,17 @@ export interface ResolvedRun {
   timeoutMs: number;
   signal: AbortSignal | undefined;
   control: boolean;
+  onStart: (() => void) | undefined;
 }
 
 export function resolveRunOptions(options: RunOptions | undefined, defaultTimeoutMs: number): ResolvedRun {
-  if (options === undefined) return { timeoutMs: defaultTimeoutMs, signal: undefined, control: false };
+  if (options === undefined) return { timeoutMs: defaultTimeoutMs, signal: undefined, control: false, onStart: undefined };
   if (options === null || typeof options !== 'object') throw new TypeError(`run options must be an object, got ${show(options)}`);
   rejectUnknown(options, RUN_OPTIONS, 'run options');
-  const { signal, priority } = options;
+  const { signal, priority, onStart } = options;
+  if (onStart !== undefined && typeof onStart !== 'function') {
+    throw new TypeError(`options.onStart must be a function, got ${show(onStart)}`);
+  }
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`options.signal must be an AbortSignal, got ${show(signal)}`);
   }
@@ -124,6 +137,7 @@ export function resolveRunOptions(options: RunOptions | undefined, defaultTimeou
     timeoutMs: integer('options.timeoutMs', options.timeoutMs ?? defaultTimeoutMs, 0, MAX_TIMEOUT_MS),
     signal,
     control: priority === 'control',
+    onStart,
   };
 }
 
@@ -186,6 +200,14 @@ function resourceLimits(value: unknown): ResourceLimits | undefined {
     }
   }
   return { ...limits } as ResourceLimits;
+}
+
+function cloneable(name: string, value: unknown): unknown {
+  try {
+    return structuredClone(value);
+  } catch (error) {
+    throw new TypeError(`${name} must be structured-cloneable: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 function integer(name: string, value: unknown, min: number, max: number): number {

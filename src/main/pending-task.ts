@@ -7,6 +7,8 @@ export interface PendingTask {
   started: boolean;
   resolve(value: unknown): void;
   reject(error: Error): void;
+  /** The caller's `onStart` option. */
+  onStart: (() => void) | undefined;
   /** Removes the caller's abort listener, if one was added. */
   detachSignal: (() => void) | undefined;
 }

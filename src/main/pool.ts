@@ -69,21 +69,16 @@ export class LanePool<P = unknown, R = unknown> {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#closed) return Promise.reject(new PoolClosedError());
-    const { signal, control, timeoutMs } = run;
+    const { signal, control, timeoutMs, onStart } = run;
     if (signal?.aborted) return Promise.reject(new LaneCancelledError({ key, reason: abortReason(signal) }));
     const shard = this.#shards[shardFor(key, this.#shards.length)]!;
-    if (shard.failure) return Promise.reject(shard.failure);
-    const { maxQueuedPerKey, maxQueued } = this.#options;
-    if (!control && shard.load(key) >= maxQueuedPerKey) {
-      return Promise.reject(new QueueFullError({ key, limit: 'maxQueuedPerKey', max: maxQueuedPerKey }));
-    }
-    if (this.#pending >= maxQueued) return Promise.reject(new QueueFullError({ key, limit: 'maxQueued', max: maxQueued }));
+    const refusal = this.#refusal(shard, key, control);
+    if (refusal !== undefined) return Promise.reject(refusal);
 
     return new Promise<R>((resolve, reject) => {
       const task: PendingTask = {
         id: ++this.#nextId, key, control, started: false,
-        resolve: resolve as (value: unknown) => void, reject, detachSignal: undefined,
+        resolve: resolve as (value: unknown) => void, reject, onStart, detachSignal: undefined,
       };
       if (signal !== undefined) {
         const onAbort = (): void => shard.cancelTask(task, abortReason(signal));
@@ -93,6 +88,26 @@ export class LanePool<P = unknown, R = unknown> {
       this.#pending++;
       shard.submit(task, payload, timeoutMs);
     });
+  }
+
+  /**
+   * The error `run(key, ..., { priority })` would reject with at once right now (`PoolClosedError`,
+   * `QueueFullError`, or the shard's `HandlerLoadError`), or undefined if it would be accepted. A
+   * service uses it to answer "busy" before promising to run anything; since JavaScript runs one
+   * thing at a time, a `run()` made in the same synchronous step sees the same answer.
+   */
+  checkAdmission(key: string, priority: 'normal' | 'control' = 'normal'): Error | undefined {
+    checkKey(key);
+    return this.#refusal(this.#shards[shardFor(key, this.#shards.length)]!, key, priority === 'control');
+  }
+
+  #refusal(shard: Shard, key: string, control: boolean): Error | undefined {
+    if (this.#closed) return new PoolClosedError();
+    if (shard.failure) return shard.failure;
+    const { maxQueuedPerKey, maxQueued } = this.#options;
+    if (!control && shard.load(key) >= maxQueuedPerKey) return new QueueFullError({ key, limit: 'maxQueuedPerKey', max: maxQueuedPerKey });
+    if (this.#pending >= maxQueued) return new QueueFullError({ key, limit: 'maxQueued', max: maxQueued });
+    return undefined;
   }
 
   /**

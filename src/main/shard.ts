@@ -222,7 +222,7 @@ export class Shard {
     const port = this.#pendingPort!;
     this.#pendingPort = undefined;
     this.#state = 'starting';
-    const request: AttachRequest = { shard: this.id, port, handler: this.#options.handlerUrl };
+    const request: AttachRequest = { shard: this.id, port, handler: this.#options.handlerUrl, handlerData: this.#options.handlerData };
     const attach = this.#piscina.run(request, { transferList: [port] });
     this.#attach = attach;
     attach.then(
@@ -246,6 +246,7 @@ export class Shard {
           if (task !== undefined && !task.started) {
             task.started = true;
             this.#running++;
+            if (task.onStart !== undefined) notifyStart(task.onStart);
           }
           break;
         }
@@ -340,5 +341,14 @@ export class Shard {
     this.#answerProbes();
     for (const task of [...this.#tasks.values()]) this.#settle(task, 'failed', error);
     for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(error);
+  }
+}
+
+/** A throwing onStart callback must not break the batch loop, which would strand the batch's other tasks. */
+function notifyStart(onStart: () => void): void {
+  try {
+    onStart();
+  } catch (error) {
+    process.emitWarning(`lanepool: an onStart callback threw: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

@@ -23,3 +23,9 @@ export interface HandlerContext {
  * export default handler;
  */
 export type Handler<P = unknown, R = unknown> = (payload: P, ctx: HandlerContext) => R | Promise<R>;
+
+/**
+ * The optional named export `init` of a handler module. Each worker awaits it once, with the pool's
+ * `handlerData`, before running any task; if it throws, the pool reports a HandlerLoadError.
+ */
+export type HandlerInit<D = unknown> = (data: D, info: { shard: number }) => void | Promise<void>;

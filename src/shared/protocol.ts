@@ -20,6 +20,8 @@ export interface AttachRequest {
   port: MessagePort;
   /** file: URL of the user's handler module. */
   handler: string;
+  /** Passed to the handler module's optional `init` export before the first task. */
+  handlerData: unknown;
 }
 
 /**

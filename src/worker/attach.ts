@@ -12,7 +12,7 @@ import { Lanes, type LaneTask, type Outcome } from './lanes.ts';
 import { loadHandler } from './load-handler.ts';
 
 export async function attach(request: AttachRequest): Promise<AttachResult> {
-  const { shard, port, handler: handlerUrl } = request;
+  const { shard, port, handler: handlerUrl, handlerData } = request;
   const outbox = new Outbox<FromWorker>(port, (message, error) => {
     // Only a result can fail to clone: every other message is plain data built here. Report it as a
     // typed error instead of losing the task; the main thread fills in the key.
@@ -24,7 +24,7 @@ export async function attach(request: AttachRequest): Promise<AttachResult> {
 
   let handler;
   try {
-    handler = await loadHandler(handlerUrl);
+    handler = await loadHandler(handlerUrl, handlerData, shard);
   } catch (error) {
     port.close();
     return { fatal: toWire(error) };

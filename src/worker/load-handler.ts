@@ -1,14 +1,15 @@
 import { HandlerLoadError } from '../shared/errors.ts';
-import type { Handler } from '../shared/handler.ts';
+import type { Handler, HandlerInit } from '../shared/handler.ts';
 
 /**
- * Imports the user's handler module and returns its default export. A `.ts` module works because the
- * worker entry registers tsx before anything else runs.
+ * Imports the user's handler module, awaits its optional `init(data, { shard })` export, and returns
+ * its default export. A `.ts` module works because the worker entry registers tsx before anything
+ * else runs. Every failure becomes a HandlerLoadError.
  */
-export async function loadHandler(url: string): Promise<Handler> {
-  let mod: { default?: unknown };
+export async function loadHandler(url: string, data: unknown, shard: number): Promise<Handler> {
+  let mod: { default?: unknown; init?: unknown };
   try {
-    mod = (await import(url)) as { default?: unknown };
+    mod = (await import(url)) as { default?: unknown; init?: unknown };
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     throw new HandlerLoadError({ handler: url, detail });
@@ -20,6 +21,14 @@ export async function loadHandler(url: string): Promise<Handler> {
   }
   if (typeof fn !== 'function') {
     throw new HandlerLoadError({ handler: url, detail: `its default export is ${fn === undefined ? 'missing' : typeof fn}, not a function` });
+  }
+  if (mod.init !== undefined) {
+    if (typeof mod.init !== 'function') throw new HandlerLoadError({ handler: url, detail: `its init export is ${typeof mod.init}, not a function` });
+    try {
+      await (mod.init as HandlerInit)(data, { shard });
+    } catch (error) {
+      throw new HandlerLoadError({ handler: url, detail: `init failed: ${error instanceof Error ? error.message : String(error)}` });
+    }
   }
   return fn as Handler;
 }
