@@ -34,6 +34,9 @@ describe('error codes', () => {
       new lanepool.ShardRestartedError({ shard: 1, key: 'k', reason: 'stall', detail: 'no heartbeat' }),
       new lanepool.HandlerLoadError({ handler: 'file:///h.mjs', detail: 'missing' }),
       new lanepool.DataCloneError({ key: 'k', what: 'result', detail: 'function' }),
+      new lanepool.NoSessionError({ key: 'k', intent: 'thread.turn.interrupt' }),
+      new lanepool.ProviderError({ operation: 'start', detail: 'simulated failure' }),
+      new lanepool.ConfigError({ detail: 'invalid --port' }),
     ];
     expect(new Set(samples.map((e) => e.code))).toEqual(new Set(ERROR_CODES));
     for (const original of samples) {

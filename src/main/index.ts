@@ -16,6 +16,6 @@ export type { Handler, HandlerContext, HandlerInit } from '../shared/handler.ts'
 export type { WorkerLaneStats } from '../shared/protocol.ts';
 export {
   LanePoolError, LaneTimeoutError, LaneCancelledError, QueueFullError, PoolClosedError, DrainTimeoutError,
-  ShardRestartedError, HandlerLoadError, DataCloneError, ERROR_CODES,
+  ShardRestartedError, HandlerLoadError, DataCloneError, NoSessionError, ProviderError, ConfigError, ERROR_CODES,
   type ErrorCode, type RestartReason,
 } from '../shared/errors.ts';

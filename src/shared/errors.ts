@@ -127,6 +127,43 @@ export class DataCloneError extends LanePoolError {
   }
 }
 
+/** The service's reactor: an intent that needs a live session found none (start a turn first). */
+export class NoSessionError extends LanePoolError {
+  readonly code = 'ERR_NO_SESSION';
+  readonly key: string;
+  readonly intent: string;
+  constructor(data: { key: string; intent: string }) {
+    super(`${data.intent} needs a live session, and thread ${JSON.stringify(data.key)} has none`);
+    this.name = 'NoSessionError';
+    this.key = data.key;
+    this.intent = data.intent;
+  }
+}
+
+/** The service's provider (the simulator, or a provider module) failed an operation. */
+export class ProviderError extends LanePoolError {
+  readonly code = 'ERR_PROVIDER';
+  readonly operation: string;
+  readonly detail: string;
+  constructor(data: { operation: string; detail: string }) {
+    super(`provider ${data.operation} failed: ${data.detail}`);
+    this.name = 'ProviderError';
+    this.operation = data.operation;
+    this.detail = data.detail;
+  }
+}
+
+/** The service's configuration (a flag or environment variable) is invalid; nothing was started. */
+export class ConfigError extends LanePoolError {
+  readonly code = 'ERR_CONFIG';
+  readonly detail: string;
+  constructor(data: { detail: string }) {
+    super(data.detail);
+    this.name = 'ConfigError';
+    this.detail = data.detail;
+  }
+}
+
 type ErrorClass = new (data: never) => LanePoolError;
 
 /** Every lanepool error class, by code. */
@@ -139,6 +176,9 @@ const CLASSES = {
   ERR_SHARD_RESTARTED: ShardRestartedError,
   ERR_HANDLER_LOAD: HandlerLoadError,
   ERR_DATA_CLONE: DataCloneError,
+  ERR_NO_SESSION: NoSessionError,
+  ERR_PROVIDER: ProviderError,
+  ERR_CONFIG: ConfigError,
 } as const satisfies Record<string, ErrorClass>;
 
 export type ErrorCode = keyof typeof CLASSES;

@@ -1,0 +1,153 @@
+/**
+ * The service's configuration: every setting is a flag and an environment variable, validated once by
+ * JSON schema at start. An invalid value is refused with a message naming the flag; nothing is
+ * silently defaulted. One table (`SETTINGS`) drives parsing, validation and `--help`.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Ajv } from 'ajv';
+import { ConfigError } from '../../shared/errors.ts';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const MAX_INT32 = 2 ** 31 - 1;
+
+interface Setting {
+  flag: string;
+  env: string;
+  schema: Record<string, unknown>;
+  default: () => number | string | undefined;
+  help: string;
+}
+
+const int = (minimum: number, maximum = MAX_INT32) => ({ type: 'integer', minimum, maximum });
+
+export const SETTINGS = {
+  port: { flag: 'port', env: 'LANEPOOL_PORT', schema: int(0, 65_535), default: () => 8787, help: 'TCP port; 0 picks a free one' },
+  host: { flag: 'host', env: 'LANEPOOL_HOST', schema: { type: 'string', minLength: 1 }, default: () => '127.0.0.1', help: 'address to bind; loopback unless you say otherwise' },
+  shards: { flag: 'shards', env: 'LANEPOOL_SHARDS', schema: int(1, 1024), default: () => availableParallelism(), help: 'worker threads (default: the number of cores)' },
+  taskTimeoutMs: { flag: 'task-timeout-ms', env: 'LANEPOOL_TASK_TIMEOUT_MS', schema: int(0), default: () => 120_000, help: 'deadline per intent from its start; 0 means none' },
+  maxQueuedPerThread: { flag: 'max-queued-per-thread', env: 'LANEPOOL_MAX_QUEUED_PER_THREAD', schema: int(1), default: () => 1000, help: 'unsettled intents one thread may hold before 429' },
+  maxQueued: { flag: 'max-queued', env: 'LANEPOOL_MAX_QUEUED', schema: int(1), default: () => 100_000, help: 'unsettled intents the service may hold before 429' },
+  handler: { flag: 'handler', env: 'LANEPOOL_HANDLER', schema: { type: 'string', minLength: 1 }, default: () => undefined, help: 'your provider module (default: the built-in simulator)' },
+  token: { flag: 'token', env: 'LANEPOOL_TOKEN', schema: { type: 'string', minLength: 8 }, default: () => undefined, help: 'require "Authorization: Bearer <token>" on every route but /healthz' },
+  bodyLimit: { flag: 'body-limit', env: 'LANEPOOL_BODY_LIMIT', schema: int(1024), default: () => 1_048_576, help: 'largest request body in bytes; larger gets 413' },
+  graceMs: { flag: 'grace-ms', env: 'LANEPOOL_GRACE_MS', schema: int(0), default: () => 10_000, help: 'on SIGTERM/SIGINT, how long to drain before cancelling what is left' },
+  recordsMax: { flag: 'records-max', env: 'LANEPOOL_RECORDS_MAX', schema: int(1), default: () => 10_000, help: 'settled intent records kept for GET /v1/intents/:id' },
+  recordsMaxAgeMs: { flag: 'records-max-age-ms', env: 'LANEPOOL_RECORDS_MAX_AGE_MS', schema: int(1), default: () => 600_000, help: 'how long a settled intent record is kept' },
+  stuckAfterMs: { flag: 'stuck-after-ms', env: 'LANEPOOL_STUCK_AFTER_MS', schema: int(1), default: () => 30_000, help: 'a lane whose running intent is older than this counts as stuck in /metrics' },
+  logLevel: { flag: 'log-level', env: 'LANEPOOL_LOG_LEVEL', schema: { enum: LOG_LEVELS }, default: () => 'info', help: `pino log level: ${LOG_LEVELS.join(', ')}` },
+  simStartMs: { flag: 'sim-start-ms', env: 'LANEPOOL_SIM_START_MS', schema: int(0, 60_000), default: () => 5, help: 'simulator: session start latency' },
+  simSendMs: { flag: 'sim-send-ms', env: 'LANEPOOL_SIM_SEND_MS', schema: int(0, 60_000), default: () => 3, help: 'simulator: send-turn (and respond) latency' },
+  simInterruptMs: { flag: 'sim-interrupt-ms', env: 'LANEPOOL_SIM_INTERRUPT_MS', schema: int(0, 60_000), default: () => 1, help: 'simulator: interrupt latency' },
+  simStopMs: { flag: 'sim-stop-ms', env: 'LANEPOOL_SIM_STOP_MS', schema: int(0, 60_000), default: () => 2, help: 'simulator: session stop latency' },
+} as const satisfies Record<string, Setting>;
+
+type Name = keyof typeof SETTINGS;
+
+export interface ServiceConfig {
+  port: number;
+  host: string;
+  shards: number;
+  taskTimeoutMs: number;
+  maxQueuedPerThread: number;
+  maxQueued: number;
+  /** Absolute path of the provider module, or undefined for the simulator. */
+  handler: string | undefined;
+  token: string | undefined;
+  bodyLimit: number;
+  graceMs: number;
+  recordsMax: number;
+  recordsMaxAgeMs: number;
+  stuckAfterMs: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+  simStartMs: number;
+  simSendMs: number;
+  simInterruptMs: number;
+  simStopMs: number;
+}
+
+const NAMES = Object.keys(SETTINGS) as Name[];
+const validate = new Ajv({ allErrors: false, strict: true }).compile({
+  type: 'object',
+  additionalProperties: false,
+  properties: Object.fromEntries(NAMES.map((name) => [name, SETTINGS[name].schema])),
+});
+
+/**
+ * Builds the config from command-line flags, then environment variables, then defaults.
+ * @throws ConfigError naming the flag and its environment variable.
+ */
+export function configFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: Object.fromEntries(NAMES.map((name) => [SETTINGS[name].flag, { type: 'string' as const }])),
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new ConfigError({ detail: error instanceof Error ? error.message : String(error) });
+  }
+  const raw: Record<string, unknown> = {};
+  for (const name of NAMES) {
+    const { flag, env: variable } = SETTINGS[name];
+    const text = values[flag] ?? env[variable];
+    if (typeof text === 'string') raw[name] = fromText(name, text);
+  }
+  return resolveConfig(raw);
+}
+
+/** Applies defaults to a partial config and validates it, as for the command line. */
+export function resolveConfig(partial: Partial<Record<Name, unknown>>): ServiceConfig {
+  const config: Record<string, unknown> = {};
+  for (const name of NAMES) {
+    const value = partial[name] ?? SETTINGS[name].default();
+    if (value !== undefined) config[name] = value;
+  }
+  for (const name of Object.keys(partial)) {
+    if (!(name in SETTINGS)) throw new ConfigError({ detail: `unknown setting ${JSON.stringify(name)}` });
+  }
+  if (!validate(config)) {
+    const [error] = validate.errors ?? [];
+    const name = (error?.instancePath.slice(1) ?? '') as Name;
+    const setting = SETTINGS[name];
+    const where = setting ? `--${setting.flag} (${setting.env})` : 'config';
+    throw new ConfigError({ detail: `invalid ${where}: ${error?.message ?? 'invalid'}, got ${JSON.stringify(config[name])}` });
+  }
+  if (typeof config.handler === 'string') {
+    const path = resolvePath(config.handler);
+    if (!existsSync(path)) throw new ConfigError({ detail: `invalid --handler (LANEPOOL_HANDLER): no file at ${path}` });
+    config.handler = path;
+  }
+  return config as unknown as ServiceConfig;
+}
+
+/** Integers are parsed strictly ("12abc" stays text, so the schema refuses it with the flag's name). */
+function fromText(name: Name, text: string): unknown {
+  const schema = SETTINGS[name].schema as { type?: string };
+  if (schema.type === 'integer' && /^-?\d+$/.test(text.trim())) return Number(text.trim());
+  return text;
+}
+
+/** The `--help` text. */
+export function usage(): string {
+  const rows = NAMES.map((name) => {
+    const { flag, env, help } = SETTINGS[name];
+    const fallback = SETTINGS[name].default();
+    const shown = name === 'shards' ? 'cores' : fallback;
+    return `  --${flag.padEnd(24)} ${help}${shown === undefined ? '' : ` [${shown}]`}\n  ${' '.repeat(26)} env ${env}`;
+  });
+  return [
+    'Usage: lanepool serve [flags]',
+    '',
+    'Runs the provider command reactor over HTTP: each thread\'s intents go through a LanePool keyed by',
+    'threadId, so one hung thread never stalls the others. Every flag can also be set by its environment',
+    'variable; a flag wins over the variable. Invalid values are refused at start.',
+    '',
+    ...rows,
+    `  --${'help'.padEnd(24)} show this help`,
+  ].join('\n');
+}

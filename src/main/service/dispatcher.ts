@@ -1,0 +1,155 @@
+/**
+ * Turns accepted HTTP submissions into pool runs, and their outcomes into records, events and metrics.
+ *
+ * Invariants: every accepted intent has a record that settles exactly once (the pool settles each
+ * run once, and `IntentRecords.settle` ignores repeats). `#active` holds a thread only while it has
+ * unsettled intents, so it is bounded by live work, like the pool's lanes.
+ */
+import { randomUUID } from 'node:crypto';
+import type { LanePool } from '../pool.ts';
+import { CONTROL_INTENTS, type Intent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/intents.ts';
+import type { ServiceMetrics } from './metrics.ts';
+import type { IntentRecord, IntentRecords, IntentStatus } from './records.ts';
+import type { ThreadEvents } from './thread-events.ts';
+
+export interface Submission {
+  type: IntentType;
+  payload: Intent['payload'];
+  intentId?: string;
+}
+
+export type SubmitResult =
+  | { kind: 'accepted'; record: IntentRecord }
+  | { kind: 'duplicate'; record: IntentRecord }
+  | { kind: 'conflict'; record: IntentRecord }
+  | { kind: 'refused'; error: Error & { code?: string } };
+
+export interface ThreadActivity {
+  queued: number;
+  running: { intentId: string; type: IntentType; since: string }[];
+}
+
+/** How long GET /v1/threads/:id waits for the owning worker to describe the session. */
+const DESCRIBE_TIMEOUT_MS = 2_000;
+
+export class Dispatcher {
+  readonly #pool: LanePool<ReactorTask, unknown>;
+  readonly #records: IntentRecords;
+  readonly #events: ThreadEvents;
+  readonly #metrics: ServiceMetrics;
+  readonly #active = new Map<string, Set<IntentRecord>>();
+
+  constructor(pool: LanePool<ReactorTask, unknown>, records: IntentRecords, events: ThreadEvents, metrics: ServiceMetrics) {
+    this.#pool = pool;
+    this.#records = records;
+    this.#events = events;
+    this.#metrics = metrics;
+  }
+
+  /**
+   * Accepts an intent for a thread, or says why not, without waiting for anything. A stop first
+   * cancels the thread's lane (releasing a hung start), then runs as a control task: Stop always works.
+   */
+  submit(threadId: string, submission: Submission): SubmitResult {
+    const { type, payload } = submission;
+    if (submission.intentId !== undefined) {
+      const existing = this.#records.get(submission.intentId);
+      if (existing !== undefined) {
+        const same = existing.threadId === threadId && existing.type === type;
+        return { kind: same ? 'duplicate' : 'conflict', record: existing };
+      }
+    }
+    const control = CONTROL_INTENTS.has(type);
+    const refusal = this.#pool.checkAdmission(threadId, control ? 'control' : 'normal');
+    if (refusal !== undefined) return { kind: 'refused', error: refusal };
+
+    const intentId = submission.intentId ?? randomUUID();
+    const record: IntentRecord = {
+      intentId, threadId, type, shard: this.#pool.shardOf(threadId), status: 'queued', submittedAt: new Date().toISOString(),
+    };
+    this.#records.add(record);
+    this.#track(record);
+    if (type === 'thread.session.stop') this.#pool.cancel(threadId, 'session stop requested');
+    const started = performance.now();
+    const intent = { type, payload, intentId } as Intent;
+    this.#pool
+      .run(threadId, intent, { priority: control ? 'control' : 'normal', onStart: () => this.#records.markRunning(record) })
+      .then(
+        (result) => this.#settle(record, started, { status: 'completed', result }),
+        (error: Error & { code?: string }) => this.#settle(record, started, {
+          status: statusOf(error),
+          error: { code: typeof error.code === 'string' ? error.code : 'ERR_HANDLER', message: error.message },
+        }),
+      );
+    return { kind: 'accepted', record };
+  }
+
+  whenSettled(record: IntentRecord): Promise<IntentRecord> {
+    return this.#records.whenSettled(record);
+  }
+
+  /** Queued and running intents of a thread, from the main thread's own bookkeeping. */
+  activity(threadId: string): ThreadActivity {
+    const running: ThreadActivity['running'] = [];
+    let queued = 0;
+    for (const record of this.#active.get(threadId) ?? []) {
+      if (record.status === 'running') running.push({ intentId: record.intentId, type: record.type, since: record.startedAt! });
+      else queued++;
+    }
+    return { queued, running };
+  }
+
+  /**
+   * The thread's session as its worker sees it, read by a control task so a hung turn cannot delay
+   * it. Undefined if the worker does not answer in time (its event loop may be blocked).
+   */
+  async describe(threadId: string): Promise<ThreadView | undefined> {
+    if (this.#pool.checkAdmission(threadId, 'control') !== undefined) return undefined;
+    try {
+      return (await this.#pool.run(threadId, { type: 'lanepool.thread.describe' }, { priority: 'control', timeoutMs: DESCRIBE_TIMEOUT_MS })) as ThreadView;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Per shard: lanes whose running intent started more than `olderThanMs` ago. */
+  stuckLanes(olderThanMs: number): number[] {
+    const counts = new Array<number>(this.#pool.shards).fill(0);
+    const cutoff = Date.now() - olderThanMs;
+    for (const records of this.#active.values()) {
+      for (const record of records) {
+        if (record.status === 'running' && Date.parse(record.startedAt!) < cutoff) {
+          counts[record.shard]!++;
+          break;
+        }
+      }
+    }
+    return counts;
+  }
+
+  /** Threads with unsettled intents. */
+  busyThreads(): string[] {
+    return [...this.#active.keys()];
+  }
+
+  #track(record: IntentRecord): void {
+    let set = this.#active.get(record.threadId);
+    if (set === undefined) this.#active.set(record.threadId, (set = new Set()));
+    set.add(record);
+  }
+
+  #settle(record: IntentRecord, startedAt: number, outcome: Pick<IntentRecord, 'status' | 'result' | 'error'>): void {
+    const set = this.#active.get(record.threadId);
+    set?.delete(record);
+    if (set?.size === 0) this.#active.delete(record.threadId);
+    if (!this.#records.settle(record, outcome)) return;
+    this.#metrics.observeIntent(record.type, record.status, (performance.now() - startedAt) / 1000);
+    this.#events.publish(record);
+  }
+}
+
+function statusOf(error: { code?: string }): IntentStatus {
+  if (error.code === 'ERR_LANE_TIMEOUT') return 'timed_out';
+  if (error.code === 'ERR_LANE_CANCELLED') return 'cancelled';
+  return 'failed';
+}

@@ -1,0 +1,104 @@
+/**
+ * Intent records for `GET /v1/intents/:id` and idempotent submission. Unsettled records are always
+ * kept (the pool's `maxQueued` bounds them). Settled records are kept up to `maxSettled` and for at
+ * most `maxAgeMs` after they settle, oldest evicted first; after that an intentId is unknown again.
+ */
+import type { IntentType } from '../../shared/intents.ts';
+
+export type IntentStatus = 'queued' | 'running' | 'completed' | 'failed' | 'timed_out' | 'cancelled';
+
+export interface IntentRecord {
+  intentId: string;
+  threadId: string;
+  type: IntentType;
+  shard: number;
+  status: IntentStatus;
+  submittedAt: string;
+  startedAt?: string;
+  settledAt?: string;
+  result?: unknown;
+  error?: { code: string; message: string };
+}
+
+interface Entry {
+  record: IntentRecord;
+  settledAtMs: number;
+  /** Created only when someone waits. */
+  waiters: ((record: IntentRecord) => void)[] | undefined;
+}
+
+export class IntentRecords {
+  readonly #entries = new Map<string, Entry>();
+  /** Settled intent ids in the order they settled; ids may be stale if already evicted. */
+  #settled: string[] = [];
+  #settledHead = 0;
+  readonly #maxSettled: number;
+  readonly #maxAgeMs: number;
+
+  constructor(limits: { maxSettled: number; maxAgeMs: number }) {
+    this.#maxSettled = limits.maxSettled;
+    this.#maxAgeMs = limits.maxAgeMs;
+  }
+
+  get(intentId: string): IntentRecord | undefined {
+    this.#evict(Date.now());
+    return this.#entries.get(intentId)?.record;
+  }
+
+  add(record: IntentRecord): void {
+    this.#entries.set(record.intentId, { record, settledAtMs: 0, waiters: undefined });
+  }
+
+  markRunning(record: IntentRecord): void {
+    if (record.status !== 'queued') return;
+    record.status = 'running';
+    record.startedAt = new Date().toISOString();
+  }
+
+  /** Settles a record once; later calls are ignored. */
+  settle(record: IntentRecord, outcome: Pick<IntentRecord, 'status' | 'result' | 'error'>): boolean {
+    const entry = this.#entries.get(record.intentId);
+    if (entry === undefined || entry.record !== record || isSettled(record)) return false;
+    const now = Date.now();
+    record.status = outcome.status;
+    record.settledAt = new Date(now).toISOString();
+    if (outcome.result !== undefined) record.result = outcome.result;
+    if (outcome.error !== undefined) record.error = outcome.error;
+    entry.settledAtMs = now;
+    this.#settled.push(record.intentId);
+    for (const waiter of entry.waiters ?? []) waiter(record);
+    entry.waiters = undefined;
+    this.#evict(now);
+    return true;
+  }
+
+  /** Resolves with the record once it is settled; at once if it already is. */
+  whenSettled(record: IntentRecord): Promise<IntentRecord> {
+    if (isSettled(record)) return Promise.resolve(record);
+    const entry = this.#entries.get(record.intentId)!;
+    return new Promise((resolve) => (entry.waiters ??= []).push(resolve));
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  #evict(now: number): void {
+    while (this.#settledHead < this.#settled.length) {
+      const id = this.#settled[this.#settledHead]!;
+      const entry = this.#entries.get(id);
+      const live = this.#settled.length - this.#settledHead;
+      if (entry !== undefined && entry.settledAtMs > 0 && live <= this.#maxSettled && now - entry.settledAtMs < this.#maxAgeMs) break;
+      if (entry !== undefined && entry.settledAtMs > 0) this.#entries.delete(id);
+      this.#settledHead++;
+    }
+    if (this.#settledHead > 4096 && this.#settledHead * 2 > this.#settled.length) {
+      this.#settled = this.#settled.slice(this.#settledHead);
+      this.#settledHead = 0;
+    }
+  }
+}
+
+export function isSettled(record: IntentRecord): boolean {
+  return record.status !== 'queued' && record.status !== 'running';
+}

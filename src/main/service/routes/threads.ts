@@ -1,0 +1,46 @@
+/** GET /v1/threads/:threadId (lane and session state) and GET /v1/threads/:threadId/events (SSE). */
+import type { FastifyInstance } from 'fastify';
+import { threadParams, type RouteContext } from '../route-context.ts';
+
+const HEARTBEAT_MS = 15_000;
+
+export function threadRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.get<{ Params: { threadId: string } }>('/v1/threads/:threadId', { schema: { params: threadParams } }, async (request) => {
+    const { threadId } = request.params;
+    const shard = ctx.pool.shardOf(threadId);
+    const { state, restarts } = ctx.pool.stats().shards[shard]!;
+    const { queued, running } = ctx.dispatcher.activity(threadId);
+    const view = await ctx.dispatcher.describe(threadId);
+    return {
+      threadId,
+      shard,
+      queued,
+      running: running[0] ?? null,
+      control: running.slice(1),
+      session: view === undefined ? 'unknown' : view.session,
+      runtimeMode: view?.runtimeMode ?? null,
+      shardState: state,
+      restarting: state === 'backoff' || (state === 'starting' && restarts > 0),
+    };
+  });
+
+  app.get<{ Params: { threadId: string } }>('/v1/threads/:threadId/events', { schema: { params: threadParams } }, (request, reply) => {
+    const { threadId } = request.params;
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write(': subscribed\n\n');
+    let id = 0;
+    const unsubscribe = ctx.events.subscribe(threadId, (record) => {
+      res.write(`id: ${++id}\nevent: intent\ndata: ${JSON.stringify(record)}\n\n`);
+    });
+    const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
+    heartbeat.unref();
+    ctx.streams.add(res);
+    res.on('close', () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+      ctx.streams.delete(res);
+    });
+  });
+}

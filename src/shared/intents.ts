@@ -1,0 +1,112 @@
+/**
+ * Provider intents: what the service accepts per conversation thread, their payloads, and the JSON
+ * schemas the HTTP layer validates them with. Shared because the worker-side reactor runs them.
+ */
+
+export const INTENT_TYPES = [
+  'thread.turn.start',
+  'thread.turn.interrupt',
+  'thread.approval.respond',
+  'thread.user-input.respond',
+  'thread.session.stop',
+  'thread.runtime-mode.set',
+] as const;
+
+export type IntentType = (typeof INTENT_TYPES)[number];
+
+/** Instructions for the built-in simulator; other providers receive them too and may ignore them. */
+export interface Simulate {
+  /** Hang the session start this long, or forever. */
+  startHangMs?: number | 'forever';
+  /** Burn this much CPU in sendTurn. */
+  sendCpuMs?: number;
+  /** Fail this operation (`true`: the intent's own operation). */
+  fail?: boolean | 'start' | 'send' | 'interrupt' | 'approval' | 'user-input' | 'stop';
+}
+
+export interface TurnStartPayload { input: string; runtimeMode?: string; simulate?: Simulate }
+export interface TurnInterruptPayload { turnId?: string; simulate?: Simulate }
+export interface ApprovalRespondPayload { requestId: string; decision: 'accept' | 'accept-for-session' | 'decline' | 'cancel'; simulate?: Simulate }
+export interface UserInputRespondPayload { requestId: string; answers: Record<string, unknown>; simulate?: Simulate }
+export interface SessionStopPayload { simulate?: Simulate }
+export interface RuntimeModeSetPayload { mode: string }
+
+export interface PayloadOf {
+  'thread.turn.start': TurnStartPayload;
+  'thread.turn.interrupt': TurnInterruptPayload;
+  'thread.approval.respond': ApprovalRespondPayload;
+  'thread.user-input.respond': UserInputRespondPayload;
+  'thread.session.stop': SessionStopPayload;
+  'thread.runtime-mode.set': RuntimeModeSetPayload;
+}
+
+/** What the pool runs: an intent plus the thread it is for (the pool key). */
+export type Intent = { [T in IntentType]: { type: T; payload: PayloadOf[T]; intentId: string } }[IntentType];
+
+/** Internal, never accepted over HTTP: read the thread's session state from its worker. */
+export interface DescribeThread {
+  type: 'lanepool.thread.describe';
+}
+
+export type ReactorTask = Intent | DescribeThread;
+
+/** Session state as the owning worker sees it. */
+export interface SessionView {
+  status: 'starting' | 'ready';
+  sessionId?: string;
+  runtimeMode: string;
+  cursor?: string;
+}
+
+export interface ThreadView {
+  session: SessionView | null;
+  /** The mode the next turn will use. */
+  runtimeMode: string;
+}
+
+/** Intents the service runs as control tasks: they must get past a running (or hung) turn. */
+export const CONTROL_INTENTS: ReadonlySet<IntentType> = new Set(['thread.turn.interrupt', 'thread.session.stop']);
+
+export const DEFAULT_RUNTIME_MODE = 'default';
+
+const MAX_INT32 = 2 ** 31 - 1;
+const id = { type: 'string', minLength: 1, maxLength: 256 } as const;
+const mode = { type: 'string', pattern: '^[a-z][a-z0-9-]{0,31}$' } as const;
+
+export const simulateSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    startHangMs: { anyOf: [{ type: 'integer', minimum: 0, maximum: MAX_INT32 }, { const: 'forever' }] },
+    sendCpuMs: { type: 'integer', minimum: 0, maximum: 10_000 },
+    fail: { anyOf: [{ type: 'boolean' }, { enum: ['start', 'send', 'interrupt', 'approval', 'user-input', 'stop'] }] },
+  },
+} as const;
+
+/** One payload schema per intent type. */
+export const payloadSchemas: Record<IntentType, object> = {
+  'thread.turn.start': {
+    type: 'object', additionalProperties: false, required: ['input'],
+    properties: { input: { type: 'string', maxLength: 262_144 }, runtimeMode: mode, simulate: simulateSchema },
+  },
+  'thread.turn.interrupt': {
+    type: 'object', additionalProperties: false,
+    properties: { turnId: id, simulate: simulateSchema },
+  },
+  'thread.approval.respond': {
+    type: 'object', additionalProperties: false, required: ['requestId', 'decision'],
+    properties: { requestId: id, decision: { enum: ['accept', 'accept-for-session', 'decline', 'cancel'] }, simulate: simulateSchema },
+  },
+  'thread.user-input.respond': {
+    type: 'object', additionalProperties: false, required: ['requestId', 'answers'],
+    properties: { requestId: id, answers: { type: 'object' }, simulate: simulateSchema },
+  },
+  'thread.session.stop': {
+    type: 'object', additionalProperties: false,
+    properties: { simulate: simulateSchema },
+  },
+  'thread.runtime-mode.set': {
+    type: 'object', additionalProperties: false, required: ['mode'],
+    properties: { mode },
+  },
+};

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/main/index.ts';
+import { configFromArgs, SETTINGS, usage } from '../../src/main/service/config.ts';
+
+describe('service config', () => {
+  it('defaults to loopback on 8787 with the simulator', () => {
+    const config = configFromArgs([], {});
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 8787, bodyLimit: 1_048_576 });
+    expect(config.handler).toBeUndefined();
+    expect(config.token).toBeUndefined();
+  });
+
+  it('reads every flag from its environment variable, and a flag wins over the variable', () => {
+    expect(configFromArgs([], { LANEPOOL_SHARDS: '3', LANEPOOL_SIM_START_MS: '7' })).toMatchObject({ shards: 3, simStartMs: 7 });
+    expect(configFromArgs(['--shards', '4'], { LANEPOOL_SHARDS: '3' }).shards).toBe(4);
+    for (const setting of Object.values(SETTINGS)) expect(usage()).toContain(`--${setting.flag}`);
+    for (const setting of Object.values(SETTINGS)) expect(usage()).toContain(setting.env);
+  });
+
+  const refused: [string, string[], Record<string, string>, RegExp][] = [
+    ['a non-numeric port', ['--port', '80a'], {}, /invalid --port \(LANEPOOL_PORT\): must be integer, got "80a"/],
+    ['a port out of range', ['--port', '70000'], {}, /invalid --port .*must be <= 65535/],
+    ['zero shards from the environment', [], { LANEPOOL_SHARDS: '0' }, /invalid --shards \(LANEPOOL_SHARDS\)/],
+    ['an unknown log level', ['--log-level', 'loud'], {}, /invalid --log-level/],
+    ['a short token', ['--token', 'abc'], {}, /invalid --token .*must NOT have fewer than 8 characters/],
+    ['a missing handler file', ['--handler', '/nope/provider.mjs'], {}, /invalid --handler .*no file at/],
+    ['an unknown flag', ['--prot', '1'], {}, /Unknown option '--prot'/],
+  ];
+  for (const [what, argv, env, message] of refused) {
+    it(`refuses ${what}, naming the flag`, () => {
+      expect(() => configFromArgs(argv, env)).toThrow(ConfigError);
+      expect(() => configFromArgs(argv, env)).toThrow(message);
+    });
+  }
+});
