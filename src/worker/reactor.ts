@@ -53,7 +53,7 @@ async function run(intent: Intent, key: string, signal: AbortSignal): Promise<un
       const { session, restarted } = await ensureSession(key, thread, signal, simulate);
       const turn = await provider.sendTurn(session, { input, signal, simulate });
       if (turn.cursor !== undefined) thread.cursor = session.cursor = turn.cursor;
-      return { sessionId: session.sessionId, turnId: turn.turnId, restarted, output: turn.output };
+      return { sessionId: session.sessionId, turnId: turn.turnId, cursor: thread.cursor, restarted, output: turn.output };
     }
     case 'thread.turn.interrupt': {
       const session = liveSession(key, intent.type);

@@ -4,7 +4,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { ReactorTask } from '../../shared/intents.ts';
 import type { ReactorData } from '../../shared/provider.ts';
 import { LanePool } from '../pool.ts';
@@ -65,7 +65,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
 
   const app = Fastify({
     logger: { level: config.logLevel },
-    disableRequestLogging: true,
+    // One line per request would swamp the log under load; intents are counted in /metrics instead.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
     // Let long threadIds reach the schema (and its 400) instead of the router's 414 at 100 characters.
     routerOptions: { maxParamLength: 1024 },

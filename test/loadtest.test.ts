@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { runLoadTest } from '../scripts/loadtest.ts';
+
+describe('the load test, on a small plan', () => {
+  it('shows lanes unaffected by hung starts and the global queue blocked by them', async () => {
+    const results = await runLoadTest({
+      threads: 20, intentsPerThread: 5, hung: 0.1, hangMs: Infinity, sendCpuMs: 1, seed: 7,
+      modes: ['lanes', 'global'], shards: 2, concurrency: 10, budgetMs: 5_000, reference: false, repeats: 1, progress: false,
+    });
+    const lanes = results.find((r) => r.mode === 'lanes')!;
+    const global = results.find((r) => r.mode === 'global')!;
+
+    expect(lanes.hungThreads.count).toBe(2);
+    expect(lanes.healthy).toMatchObject({ planned: 90, completed: 90, failed: 0, blocked: 0 });
+    expect(lanes.orderViolations).toBe(0);
+    expect(lanes.lost).toBe(0);
+    expect(lanes.hungThreads.stopped).toBe(2);
+    expect(lanes.finished).toBe(true);
+
+    expect(global.healthy.blocked).toBeGreaterThan(0);
+    expect(global.hungThreads.stopped).toBe(0);
+    expect(global.finished).toBe(false);
+    expect(global.lost).toBeNull();
+  });
+});
