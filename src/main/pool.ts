@@ -12,19 +12,17 @@ import type { PendingTask } from './pending-task.ts';
 import { shardFor } from './routing.ts';
 import { Shard, type ShardStats } from './shard.ts';
 
-/** Pool-wide totals plus one entry per shard. */
-export interface PoolStats {
+type Counter = Exclude<keyof ShardStats, 'id' | 'state'>;
+
+/** Pool-wide totals of every shard counter, plus one entry per shard. */
+export interface PoolStats extends Record<Counter, number> {
   shards: ShardStats[];
-  lanes: number;
-  queued: number;
-  running: number;
-  completed: number;
-  failed: number;
-  timedOut: number;
-  cancelled: number;
-  abandoned: number;
-  restarts: number;
 }
+
+// A record, not a list, so the compiler insists on every counter ShardStats has.
+const COUNTERS = Object.keys({
+  lanes: true, queued: true, running: true, completed: true, failed: true, timedOut: true, cancelled: true, abandoned: true, restarts: true,
+} satisfies Record<Counter, true>) as Counter[];
 
 interface DrainWaiter {
   resolve(): void;
@@ -166,19 +164,8 @@ export class LanePool<P = unknown, R = unknown> {
   /** A snapshot of the pool's counters. Cheap: read from the main thread's own bookkeeping. */
   stats(): PoolStats {
     const shards = this.#shards.map((shard) => shard.stats());
-    const total = (field: Exclude<keyof ShardStats, 'id' | 'state'>): number => shards.reduce((sum, s) => sum + s[field], 0);
-    return {
-      shards,
-      lanes: total('lanes'),
-      queued: total('queued'),
-      running: total('running'),
-      completed: total('completed'),
-      failed: total('failed'),
-      timedOut: total('timedOut'),
-      cancelled: total('cancelled'),
-      abandoned: total('abandoned'),
-      restarts: total('restarts'),
-    };
+    const totals = Object.fromEntries(COUNTERS.map((field) => [field, shards.reduce((sum, s) => sum + s[field], 0)]));
+    return { shards, ...(totals as Record<Counter, number>) };
   }
 
   /** The shard `key` routes to (see routing.ts for the hash). Pure: depends only on the key and shard count. */
