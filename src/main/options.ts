@@ -38,6 +38,14 @@ export interface LanePoolOptions {
   /** Passed to each worker thread (see `worker_threads.ResourceLimits`). */
   resourceLimits?: ResourceLimits;
   /**
+   * A worker whose event loop shows no heartbeat for this long is declared stalled: it is terminated
+   * and replaced, its started tasks fail with `ShardRestartedError`, and its other tasks run on the
+   * replacement. 0 turns the watchdog off. A handler that legitimately blocks its worker longer than
+   * this (a long synchronous computation) needs a larger value.
+   * @default 5000
+   */
+  stallTimeoutMs?: number;
+  /**
    * Cloneable data for the handler module's optional `init(data, { shard })` export, which each worker
    * awaits before it runs a task. Use it for per-worker set-up (a client, a provider, settings).
    */
@@ -55,6 +63,12 @@ export interface RunOptions {
    * @default 'normal'
    */
   priority?: 'normal' | 'control';
+  /**
+   * `'idempotent'`: if the task's worker dies after starting it, run it once more on the replacement
+   * instead of failing it with `ShardRestartedError`. Only for handlers that are safe to repeat.
+   * @default 'none'
+   */
+  retry?: 'none' | 'idempotent';
   /** Called on the main thread when the worker reports that the task's handler has been called. */
   onStart?: () => void;
 }
@@ -78,12 +92,14 @@ export interface ResolvedOptions {
   maxQueued: number;
   resourceLimits: ResourceLimits | undefined;
   handlerData: unknown;
+  stallTimeoutMs: number;
 }
 
 export const DEFAULTS = Object.freeze({
   taskTimeoutMs: 0,
   maxQueuedPerKey: 1000,
   maxQueued: 100_000,
+  stallTimeoutMs: 5_000,
 });
 
 /** setTimeout's ceiling; a longer deadline would fire at once. */
@@ -92,8 +108,8 @@ export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 export const MAX_KEY_BYTES = 1024;
 const MAX_SHARDS = 1024;
 const HANDLER_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
-const POOL_OPTIONS = new Set(['handler', 'shards', 'taskTimeoutMs', 'maxQueuedPerKey', 'maxQueued', 'resourceLimits', 'handlerData']);
-const RUN_OPTIONS = new Set(['timeoutMs', 'signal', 'priority', 'onStart']);
+const POOL_OPTIONS = new Set(['handler', 'shards', 'taskTimeoutMs', 'maxQueuedPerKey', 'maxQueued', 'resourceLimits', 'handlerData', 'stallTimeoutMs']);
+const RUN_OPTIONS = new Set(['timeoutMs', 'signal', 'priority', 'onStart', 'retry']);
 
 export function resolvePoolOptions(options: LanePoolOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
@@ -108,6 +124,7 @@ export function resolvePoolOptions(options: LanePoolOptions): ResolvedOptions {
     maxQueued: integer('options.maxQueued', options.maxQueued ?? DEFAULTS.maxQueued, 1, Number.MAX_SAFE_INTEGER),
     resourceLimits: resourceLimits(options.resourceLimits),
     handlerData: cloneable('options.handlerData', options.handlerData),
+    stallTimeoutMs: integer('options.stallTimeoutMs', options.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs, 0, MAX_TIMEOUT_MS),
   };
 }
 
@@ -117,13 +134,17 @@ export interface ResolvedRun {
   signal: AbortSignal | undefined;
   control: boolean;
   onStart: (() => void) | undefined;
+  retry: boolean;
 }
 
 export function resolveRunOptions(options: RunOptions | undefined, defaultTimeoutMs: number): ResolvedRun {
-  if (options === undefined) return { timeoutMs: defaultTimeoutMs, signal: undefined, control: false, onStart: undefined };
+  if (options === undefined) return { timeoutMs: defaultTimeoutMs, signal: undefined, control: false, onStart: undefined, retry: false };
   if (options === null || typeof options !== 'object') throw new TypeError(`run options must be an object, got ${show(options)}`);
   rejectUnknown(options, RUN_OPTIONS, 'run options');
-  const { signal, priority, onStart } = options;
+  const { signal, priority, onStart, retry } = options;
+  if (retry !== undefined && retry !== 'none' && retry !== 'idempotent') {
+    throw new TypeError(`options.retry must be 'none' or 'idempotent', got ${show(retry)}`);
+  }
   if (onStart !== undefined && typeof onStart !== 'function') {
     throw new TypeError(`options.onStart must be a function, got ${show(onStart)}`);
   }
@@ -138,6 +159,7 @@ export function resolveRunOptions(options: RunOptions | undefined, defaultTimeou
     signal,
     control: priority === 'control',
     onStart,
+    retry: retry === 'idempotent',
   };
 }
 

@@ -1,8 +1,16 @@
+import type { RunMessage } from '../shared/protocol.ts';
+
 /** The main thread's record of one accepted `run()` that has not settled yet. Owned by its Shard. */
 export interface PendingTask {
   readonly id: number;
   readonly key: string;
   readonly control: boolean;
+  /** What was sent to the worker; sent again as it is if the worker dies before starting it. */
+  readonly message: RunMessage;
+  /** `retry: 'idempotent'`: a started task may run once more after its worker dies. */
+  readonly retry: boolean;
+  /** Times a worker that had started the task died; a retried task is sent again only at 0. */
+  attempts: number;
   /** Set when the worker reports that the handler was called. */
   started: boolean;
   resolve(value: unknown): void;

@@ -11,8 +11,9 @@ import type { WorkerLaneStats } from '../shared/protocol.ts';
 import type { PendingTask } from './pending-task.ts';
 import { shardFor } from './routing.ts';
 import { Shard, type ShardStats } from './shard.ts';
+import { Watchdog } from './watchdog.ts';
 
-type Counter = Exclude<keyof ShardStats, 'id' | 'state'>;
+type Counter = Exclude<keyof ShardStats, 'id' | 'state' | 'restartsByReason'>;
 
 /** Pool-wide totals of every shard counter, plus one entry per shard. */
 export interface PoolStats extends Record<Counter, number> {
@@ -21,7 +22,7 @@ export interface PoolStats extends Record<Counter, number> {
 
 // A record, not a list, so the compiler insists on every counter ShardStats has.
 const COUNTERS = Object.keys({
-  lanes: true, queued: true, running: true, completed: true, failed: true, timedOut: true, cancelled: true, abandoned: true, restarts: true,
+  lanes: true, queued: true, running: true, completed: true, failed: true, timedOut: true, cancelled: true, abandoned: true, restarts: true, replayed: true,
 } satisfies Record<Counter, true>) as Counter[];
 
 interface DrainWaiter {
@@ -38,6 +39,7 @@ export class LanePool<P = unknown, R = unknown> {
   #nextId = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
+  readonly #watchdog: Watchdog | undefined;
 
   /**
    * Starts `shards` workers, each loading `handler`.
@@ -47,6 +49,7 @@ export class LanePool<P = unknown, R = unknown> {
     this.#options = resolvePoolOptions(options);
     const onSettled = (): void => this.#onSettled();
     this.#shards = Array.from({ length: this.#options.shards }, (_, id) => new Shard(id, this.#options, onSettled));
+    this.#watchdog = this.#options.stallTimeoutMs > 0 ? new Watchdog(this.#shards, this.#options.stallTimeoutMs) : undefined;
   }
 
   /** The number of shards (worker threads). */
@@ -67,15 +70,16 @@ export class LanePool<P = unknown, R = unknown> {
     } catch (error) {
       return Promise.reject(error);
     }
-    const { signal, control, timeoutMs, onStart } = run;
+    const { signal, control, timeoutMs, onStart, retry } = run;
     if (signal?.aborted) return Promise.reject(new LaneCancelledError({ key, reason: abortReason(signal) }));
     const shard = this.#shards[shardFor(key, this.#shards.length)]!;
     const refusal = this.#refusal(shard, key, control);
     if (refusal !== undefined) return Promise.reject(refusal);
 
     return new Promise<R>((resolve, reject) => {
+      const id = ++this.#nextId;
       const task: PendingTask = {
-        id: ++this.#nextId, key, control, started: false,
+        id, key, control, retry, attempts: 0, started: false, message: { t: 'run', id, key, payload, timeoutMs, control },
         resolve: resolve as (value: unknown) => void, reject, onStart, detachSignal: undefined,
       };
       if (signal !== undefined) {
@@ -84,7 +88,7 @@ export class LanePool<P = unknown, R = unknown> {
         task.detachSignal = () => signal.removeEventListener('abort', onAbort);
       }
       this.#pending++;
-      shard.submit(task, payload, timeoutMs);
+      shard.submit(task);
     });
   }
 
@@ -189,6 +193,7 @@ export class LanePool<P = unknown, R = unknown> {
     this.#closed = true;
     if (force) for (const shard of this.#shards) shard.cancelAll('pool closed');
     this.#closing ??= this.drain().then(async () => {
+      this.#watchdog?.stop();
       await Promise.all(this.#shards.map((shard) => shard.close()));
     });
     return this.#closing;

@@ -1,32 +1,23 @@
 /**
- * The main thread's side of one shard: the piscina instance that keeps its single worker alive, the
- * channel to that worker, and the table of tasks sent to it.
+ * The main thread's side of one shard: the table of tasks sent to its worker, and their settlement.
+ * The worker's life (piscina, attach, recovery) is ShardWorker's.
  *
- * Invariant: this object is the only place a task sent to this shard is settled, and it settles each
- * task once, the first time any of these happens: the worker reports ok/err, the caller cancels,
- * or the worker dies. Whatever arrives for an id that is no longer in `#tasks` is ignored.
+ * Invariants:
+ * - This object is the only place a task sent to this shard is settled, and it settles each task
+ *   once: whatever arrives for an id no longer in `#tasks` is ignored.
+ * - `#tasks` is in submission order, which is also per-key order. When a worker dies, the tasks it
+ *   had not started are sent again to its replacement in that order, before anything submitted
+ *   while it was recovering (held in `#held`), so per-key order survives a restart.
  */
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { Piscina } from 'piscina';
 import {
-  DataCloneError, HandlerLoadError, LaneCancelledError, ShardRestartedError, fromWire,
-  type RestartReason,
+  DataCloneError, LaneCancelledError, ShardRestartedError, fromWire, type RestartReason,
 } from '../shared/errors.ts';
-import { Outbox } from '../shared/outbox.ts';
-import type { AttachRequest, AttachResult, FromWorker, ToWorker, WorkerLaneStats } from '../shared/protocol.ts';
+import type { FromWorker, RunMessage, ToWorker, WorkerLaneStats } from '../shared/protocol.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { PendingTask } from './pending-task.ts';
+import { ShardWorker, type WorkerState } from './shard-worker.ts';
 
-const ENTRY = new URL('../worker/entry.mjs', import.meta.url).href;
-/** A worker that stayed up this long before dying resets the crash-loop backoff. */
-const HEALTHY_UPTIME_MS = 5_000;
-const MAX_BACKOFF_MS = 5_000;
-/** Workers that die before ever loading the handler this many times in a row mark the shard failed. */
-const MAX_BOOT_FAILURES = 3;
-/** How long close() waits for the worker to finish its attach task before terminating it. */
-const CLOSE_GRACE_MS = 1_000;
-
-export type ShardState = 'starting' | 'ready' | 'backoff' | 'failed' | 'closed';
+export type ShardState = WorkerState;
 
 export interface ShardStats {
   id: number;
@@ -46,57 +37,43 @@ export interface ShardStats {
   cancelled: number;
   /** Released tasks (timed out or cancelled) whose handler promise has not settled yet. */
   abandoned: number;
-  /** Times this shard's worker was replaced. */
+  /** Times this shard's worker was replaced, for any reason. */
   restarts: number;
+  /** Tasks that had not started when their worker died, sent again to its replacement. */
+  replayed: number;
+  /** `restarts` by reason. */
+  restartsByReason: Record<RestartReason, number>;
   state: ShardState;
 }
 
+type Kind = 'completed' | 'failed' | 'timedOut' | 'cancelled';
+
 export class Shard {
   readonly id: number;
-  readonly #options: ResolvedOptions;
   readonly #onSettled: () => void;
-  readonly #piscina: Piscina<AttachRequest, AttachResult>;
+  readonly #worker: ShardWorker;
   readonly #tasks = new Map<number, PendingTask>();
   readonly #keys = new Map<string, Set<PendingTask>>();
-  #port!: MessagePort;
-  #outbox!: Outbox<ToWorker>;
-  #state: ShardState = 'starting';
+  /** While the worker is recovering: messages to send once the replays are out. */
+  #held: ToWorker[] | undefined;
   #failure: Error | undefined;
-  #attach: Promise<unknown> | undefined;
-  #backoffTimer: NodeJS.Timeout | undefined;
-  #readyAt = 0;
-  #crashStreak = 0;
-  #bootFailures = 0;
   #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   readonly #probes = new Map<number, (stats: WorkerLaneStats | undefined) => void>();
   #nextProbe = 0;
   #running = 0;
-  #completed = 0;
-  #failed = 0;
-  #timedOut = 0;
-  #cancelled = 0;
+  readonly #counts: Record<Kind, number> = { completed: 0, failed: 0, timedOut: 0, cancelled: 0 };
   #abandoned = 0;
-  #restarts = 0;
+  #replayed = 0;
 
   constructor(id: number, options: ResolvedOptions, onSettled: () => void) {
     this.id = id;
-    this.#options = options;
     this.#onSettled = onSettled;
-    this.#piscina = new Piscina({
-      filename: ENTRY,
-      name: 'default',
-      minThreads: 1,
-      maxThreads: 1,
-      concurrentTasksPerWorker: 1,
-      // Workers must keep running timers and I/O between messages: no Atomics.wait when idle.
-      atomics: 'disabled',
-      idleTimeout: 2 ** 31 - 1,
-      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
-    });
-    // A worker that dies while no attach task runs (during backoff) is reported here, not thrown.
-    this.#piscina.on('error', () => {});
-    this.#openChannel();
-    this.#startAttach();
+    this.#worker = new ShardWorker(id, options, {
+      message: (batch) => this.#receive(batch),
+      down: () => this.#down(),
+      lost: (reason, detail, started) => this.#lost(reason, detail, started),
+      fatal: (error) => this.#fail(error),
+    }, (message, error) => this.#unsendable(message, error));
   }
 
   /** Set once the handler cannot be loaded; every task for this shard then fails with it. */
@@ -110,12 +87,12 @@ export class Shard {
   }
 
   /** Sends a task to the worker. The caller has already checked limits and the shard's failure. */
-  submit(task: PendingTask, payload: unknown, timeoutMs: number): void {
+  submit(task: PendingTask): void {
     this.#tasks.set(task.id, task);
     let set = this.#keys.get(task.key);
     if (set === undefined) this.#keys.set(task.key, (set = new Set()));
     set.add(task);
-    this.#outbox.push({ t: 'run', id: task.id, key: task.key, payload, timeoutMs, control: task.control });
+    this.#send(task.message);
   }
 
   /** Settles every unsettled task of `key` as cancelled and tells the worker to release them. */
@@ -124,7 +101,7 @@ export class Shard {
     if (set === undefined) return 0;
     const tasks = [...set];
     for (const task of tasks) this.#settle(task, 'cancelled', new LaneCancelledError({ key, reason }));
-    this.#outbox.push({ t: 'cancel', key, reason });
+    this.#send({ t: 'cancel', key, reason });
     return tasks.length;
   }
 
@@ -132,7 +109,7 @@ export class Shard {
   cancelTask(task: PendingTask, reason: string): void {
     if (!this.#tasks.has(task.id)) return;
     this.#settle(task, 'cancelled', new LaneCancelledError({ key: task.key, reason }));
-    this.#outbox.push({ t: 'abort', id: task.id, reason });
+    this.#send({ t: 'abort', id: task.id, reason });
   }
 
   /** Cancels every unsettled task on this shard. */
@@ -148,94 +125,61 @@ export class Shard {
 
   /** Resolves once the worker has loaded the handler; rejects with `HandlerLoadError` if it cannot. */
   ready(): Promise<void> {
-    if (this.#state === 'ready') return Promise.resolve();
+    if (this.#worker.state === 'ready') return Promise.resolve();
     if (this.#failure) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
   }
 
+  /** The worker's heartbeat counter while it is ready (for the watchdog). */
+  heartbeat(): number | undefined {
+    return this.#worker.heartbeat();
+  }
+
+  /** Declares the worker stalled: it is stopped and replaced, and its tasks recovered. */
+  stall(): void {
+    this.#worker.stall();
+  }
+
   /**
    * The worker's own lane table, read after everything sent before this call; undefined if the
-   * shard has no live worker (failed, closed, or restarting).
+   * shard has no worker that can answer (failed or closed).
    */
   inspect(): Promise<WorkerLaneStats | undefined> {
-    if (this.#state === 'failed' || this.#state === 'closed') return Promise.resolve(undefined);
+    const state = this.#worker.state;
+    if (state === 'failed' || state === 'closed') return Promise.resolve(undefined);
     const id = ++this.#nextProbe;
     return new Promise((resolve) => {
       this.#probes.set(id, resolve);
-      this.#outbox.push({ t: 'probe', id });
+      this.#send({ t: 'probe', id });
     });
   }
 
   stats(): ShardStats {
+    const restartsByReason = { ...this.#worker.restarts };
     return {
       id: this.id,
       lanes: this.#keys.size,
       queued: this.#tasks.size - this.#running,
       running: this.#running,
-      completed: this.#completed,
-      failed: this.#failed,
-      timedOut: this.#timedOut,
-      cancelled: this.#cancelled,
+      ...this.#counts,
       abandoned: this.#abandoned,
-      restarts: this.#restarts,
-      state: this.#state,
+      restarts: restartsByReason.stall + restartsByReason.crash + restartsByReason.oom,
+      replayed: this.#replayed,
+      restartsByReason,
+      state: this.#worker.state,
     };
   }
 
   /** Stops the worker. The pool calls this only once no task is unsettled. */
   async close(): Promise<void> {
-    if (this.#state === 'closed') return;
-    const wasAttached = this.#state === 'ready' || this.#state === 'starting';
-    this.#state = 'closed';
-    clearTimeout(this.#backoffTimer);
-    if (wasAttached && this.#attach) {
-      this.#outbox.push({ t: 'close' });
-      this.#outbox.flush();
-      let timer: NodeJS.Timeout | undefined;
-      const grace = new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)));
-      await Promise.race([this.#attach, grace]);
-      clearTimeout(timer);
-    }
-    this.#port.close();
+    if (this.#worker.state === 'closed') return;
+    await this.#worker.close();
     this.#answerProbes();
-    await this.#piscina.destroy();
   }
 
-  /** Probes that can no longer be answered by the worker they were sent to resolve as undefined. */
-  #answerProbes(): void {
-    for (const answer of this.#probes.values()) answer(undefined);
-    this.#probes.clear();
-  }
-
-  #openChannel(): void {
-    const { port1, port2 } = new MessageChannel();
-    this.#port = port1;
-    this.#outbox = new Outbox<ToWorker>(port1, (message, error) => this.#unsendable(message, error));
-    port1.on('message', (batch: FromWorker[]) => this.#receive(batch));
-    this.#pendingPort = port2;
-  }
-
-  /** The worker's end of the current channel, until an attach task takes it. */
-  #pendingPort: MessagePort | undefined;
-
-  #startAttach(): void {
-    const port = this.#pendingPort!;
-    this.#pendingPort = undefined;
-    this.#state = 'starting';
-    const request: AttachRequest = { shard: this.id, port, handler: this.#options.handlerUrl, handlerData: this.#options.handlerData };
-    const attach = this.#piscina.run(request, { transferList: [port] });
-    this.#attach = attach;
-    attach.then(
-      (result) => {
-        if (this.#state === 'closed' || this.#state === 'failed') return;
-        if ('fatal' in result) this.#fail(fromWire(result.fatal));
-        // Otherwise it ended without being told to close: treat it like a death.
-        else this.#workerLost(new Error('worker left its attach task'));
-      },
-      (error: unknown) => {
-        if (this.#state !== 'closed' && this.#state !== 'failed') this.#workerLost(error);
-      },
-    );
+  #send(message: ToWorker): void {
+    if (this.#held !== undefined) this.#held.push(message);
+    else this.#worker.send(message);
   }
 
   #receive(batch: FromWorker[]): void {
@@ -270,16 +214,14 @@ export class Shard {
           this.#probes.delete(message.id);
           break;
         case 'ready':
-          this.#state = 'ready';
-          this.#readyAt = Date.now();
-          this.#bootFailures = 0;
+          this.#worker.markReady();
           for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve();
           break;
       }
     }
   }
 
-  #settle(task: PendingTask, kind: 'completed' | 'failed' | 'timedOut' | 'cancelled', error?: Error, value?: unknown): void {
+  #settle(task: PendingTask, kind: Kind, error?: Error, value?: unknown): void {
     this.#tasks.delete(task.id);
     const set = this.#keys.get(task.key);
     if (set !== undefined) {
@@ -288,12 +230,8 @@ export class Shard {
     }
     if (task.started) this.#running--;
     task.detachSignal?.();
-    if (kind === 'completed') this.#completed++;
-    else if (kind === 'cancelled') this.#cancelled++;
-    else {
-      this.#failed++;
-      if (kind === 'timedOut') this.#timedOut++;
-    }
+    this.#counts[kind]++;
+    if (kind === 'timedOut') this.#counts.failed++;
     if (error === undefined) task.resolve(value);
     else task.reject(error);
     this.#onSettled();
@@ -307,40 +245,54 @@ export class Shard {
     this.#settle(task, 'failed', new DataCloneError({ key: task.key, what: 'payload', detail }));
   }
 
-  /** The worker died or left: fail what it held, then attach a fresh worker after a backoff. */
-  #workerLost(cause: unknown): void {
-    const wasReady = this.#state === 'ready';
-    const reason: RestartReason = (cause as { code?: unknown })?.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'oom' : 'crash';
-    const detail = cause instanceof Error ? cause.message : String(cause);
-    this.#restarts++;
+  /** The worker is going: hold new messages until we know what it had started. */
+  #down(): void {
+    this.#held ??= [];
     this.#abandoned = 0;
     this.#answerProbes();
-    this.#outbox.discard();
-    this.#port.close();
+  }
+
+  /**
+   * The old worker has exited. Tasks it had started fail with ShardRestartedError, unless they asked
+   * for `retry: 'idempotent'` and have not been retried yet; the rest are sent again, in order,
+   * ahead of whatever was submitted meanwhile.
+   */
+  #lost(reason: RestartReason, detail: string, started: Set<number>): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    const heldRuns = new Set(held.filter((m): m is RunMessage => m.t === 'run').map((m) => m.id));
     for (const task of [...this.#tasks.values()]) {
-      this.#settle(task, 'failed', new ShardRestartedError({ shard: this.id, key: task.key, reason, detail }));
+      if (heldRuns.has(task.id)) continue;
+      const hadStarted = task.started || started.has(task.id);
+      // A started task runs again only if it asked to, and only once.
+      if (hadStarted && !(task.retry && task.attempts === 0)) {
+        this.#settle(task, 'failed', new ShardRestartedError({ shard: this.id, key: task.key, reason, detail }));
+        continue;
+      }
+      if (hadStarted) task.attempts++;
+      if (task.started) {
+        task.started = false;
+        this.#running--;
+      }
+      this.#replayed++;
+      this.#worker.send(task.message);
     }
-    if (!wasReady && ++this.#bootFailures >= MAX_BOOT_FAILURES) {
-      this.#fail(new HandlerLoadError({ handler: this.#options.handlerUrl, detail: `the worker died ${MAX_BOOT_FAILURES} times before loading it: ${detail}` }));
-      return;
-    }
-    if (Date.now() - this.#readyAt > HEALTHY_UPTIME_MS) this.#crashStreak = 0;
-    const delay = this.#crashStreak === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 50 * 2 ** this.#crashStreak);
-    this.#crashStreak++;
-    this.#openChannel();
-    this.#state = 'backoff';
-    this.#backoffTimer = setTimeout(() => {
-      if (this.#state === 'backoff') this.#startAttach();
-    }, delay);
+    for (const message of held) this.#worker.send(message);
   }
 
   /** The shard can never run a task: fail everything now and later. */
   #fail(error: Error): void {
-    this.#state = 'failed';
     this.#failure = error;
+    this.#held = undefined;
     this.#answerProbes();
     for (const task of [...this.#tasks.values()]) this.#settle(task, 'failed', error);
     for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(error);
+  }
+
+  /** Probes that can no longer be answered by the worker they were sent to resolve as undefined. */
+  #answerProbes(): void {
+    for (const answer of this.#probes.values()) answer(undefined);
+    this.#probes.clear();
   }
 }
 

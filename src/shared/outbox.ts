@@ -16,11 +16,14 @@ export class Outbox<M> {
   #pending: M[] = [];
   #scheduled = false;
   readonly #onUnsendable: (message: M, error: unknown) => void;
+  readonly #onFlushed: (() => void) | undefined;
   readonly #flush = (): void => this.flush();
 
-  constructor(target: PostTarget, onUnsendable: (message: M, error: unknown) => void) {
+  /** `onFlushed` runs after each flush that posted something: those messages will now arrive. */
+  constructor(target: PostTarget, onUnsendable: (message: M, error: unknown) => void, onFlushed?: () => void) {
     this.#target = target;
     this.#onUnsendable = onUnsendable;
+    this.#onFlushed = onFlushed;
   }
 
   /** Queues a message; the batch leaves at the end of this event-loop turn. */
@@ -49,6 +52,7 @@ export class Outbox<M> {
         }
       }
     }
+    this.#onFlushed?.();
   }
 
   /** Drops whatever has not been sent yet and returns it. */

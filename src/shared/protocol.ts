@@ -8,6 +8,17 @@
  *
  * Ordering: a channel delivers batches in order and a batch is processed front to back, so the
  * worker sees `run`, `cancel` and `abort` in exactly the order the main thread issued them.
+ *
+ * Shared memory: each worker life also gets one SharedArrayBuffer (`AttachRequest.memory`), laid out
+ * as below and accessed through `ShardMemory`. The main thread reads it without a round trip:
+ *   - HEARTBEAT_SLOT (Int32 0): the worker adds 1 every `heartbeatMs`; the watchdog reads it.
+ *   - LOADED_SLOT (Int32 1): the worker sets it to 1 once the handler is loaded, before it runs any
+ *     task. A worker that dies after that is a crash, not a boot failure, even if its `ready`
+ *     message (another channel than piscina's exit report) has not arrived yet.
+ *   - the started table (Float64 from byte STARTED_OFFSET, STARTED_CAPACITY entries): the worker
+ *     writes a task's id into a free entry *before* calling its handler, and clears it only after the
+ *     task's terminal message has been posted. So once the worker is dead, "started" is exactly: in
+ *     this table, or announced by a `started` message. The main thread reads the table only then.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { WireError } from './errors.ts';
@@ -22,7 +33,18 @@ export interface AttachRequest {
   handler: string;
   /** Passed to the handler module's optional `init` export before the first task. */
   handlerData: unknown;
+  /** This worker life's shared memory (see the layout above); fresh for every attach. */
+  memory: SharedArrayBuffer;
+  /** How often to bump the heartbeat; 0 means never (the watchdog is off). */
+  heartbeatMs: number;
 }
+
+export const HEARTBEAT_SLOT = 0;
+export const LOADED_SLOT = 1;
+export const STARTED_OFFSET = 8;
+/** Started-but-not-yet-reported tasks one worker can record; beyond it, `started` is flushed at once. */
+export const STARTED_CAPACITY = 65_536;
+export const MEMORY_BYTES = STARTED_OFFSET + 8 * STARTED_CAPACITY;
 
 /**
  * What the attach task resolves to: `closed` once the worker was told to close, or `fatal` when the

@@ -8,35 +8,105 @@ import type { MessagePort } from 'node:worker_threads';
 import { DataCloneError, LaneTimeoutError, toWire } from '../shared/errors.ts';
 import { Outbox } from '../shared/outbox.ts';
 import type { AttachRequest, AttachResult, FromWorker, ToWorker } from '../shared/protocol.ts';
+import { ShardMemory } from '../shared/shard-memory.ts';
 import { Lanes, type LaneTask, type Outcome } from './lanes.ts';
 import { loadHandler } from './load-handler.ts';
 
 export async function attach(request: AttachRequest): Promise<AttachResult> {
-  const { shard, port, handler: handlerUrl, handlerData } = request;
-  const outbox = new Outbox<FromWorker>(port, (message, error) => {
+  const { shard, port, handler: handlerUrl, handlerData, heartbeatMs } = request;
+  const memory = new ShardMemory(request.memory);
+  const started = new StartedTable(memory);
+  const outbox: Outbox<FromWorker> = new Outbox<FromWorker>(port, (message, error) => {
     // Only a result can fail to clone: every other message is plain data built here. Report it as a
     // typed error instead of losing the task; the main thread fills in the key.
     if (message.t !== 'ok') return;
     const detail = error instanceof Error ? error.message : String(error);
-    const wire = toWire(new DataCloneError({ key: '', what: 'result', detail }));
-    outbox.push({ t: 'err', id: message.id, error: wire });
-  });
+    outbox.push({ t: 'err', id: message.id, error: toWire(new DataCloneError({ key: '', what: 'result', detail })) });
+    started.resent(message.id);
+  }, () => started.flushed());
 
+  // Beat from the start, so a worker that freezes while loading the handler is caught too.
+  memory.beat();
+  const heartbeat = heartbeatMs > 0 ? setInterval(() => memory.beat(), heartbeatMs) : undefined;
   let handler;
   try {
     handler = await loadHandler(handlerUrl, handlerData, shard);
   } catch (error) {
+    clearInterval(heartbeat);
     port.close();
     return { fatal: toWire(error) };
   }
 
+  memory.markLoaded();
   const lanes = new Lanes(handler, {
-    started: (task) => outbox.push({ t: 'started', id: task.id }),
-    settled: (task, outcome) => report(outbox, task, outcome),
+    started: (task) => {
+      outbox.push({ t: 'started', id: task.id });
+      // No room to record it in shared memory: announce it now, before the handler can hang us.
+      if (!started.mark(task.id)) outbox.flush();
+    },
+    settled: (task, outcome) => {
+      report(outbox, task, outcome);
+      if (outcome.kind === 'cancelled') started.release(task.id);
+      else started.reported(task.id);
+    },
     abandoned: (count) => outbox.push({ t: 'abandoned', count }),
   }, shard);
 
-  return serve(port, lanes, outbox);
+  const result = await serve(port, lanes, outbox);
+  clearInterval(heartbeat);
+  return result;
+}
+
+/**
+ * The worker's side of the started table. An entry lives from just before a task's handler is
+ * called until the task's terminal message has been posted, so a task that started is always
+ * visible to the main thread: in shared memory, or in a message that will arrive.
+ */
+class StartedTable {
+  readonly #memory: ShardMemory;
+  readonly #entries = new Map<number, number>();
+  /** Ids whose terminal message waits in the outbox. */
+  #awaitingFlush: number[] = [];
+  /** Ids whose replacement message was queued during the current flush. */
+  readonly #resent = new Set<number>();
+
+  constructor(memory: ShardMemory) {
+    this.#memory = memory;
+  }
+
+  /** False if the table is full. */
+  mark(id: number): boolean {
+    const entry = this.#memory.markStarted(id);
+    if (entry < 0) return false;
+    this.#entries.set(id, entry);
+    return true;
+  }
+
+  reported(id: number): void {
+    if (this.#entries.has(id)) this.#awaitingFlush.push(id);
+  }
+
+  resent(id: number): void {
+    this.#resent.add(id);
+  }
+
+  flushed(): void {
+    const ids = this.#awaitingFlush;
+    this.#awaitingFlush = [];
+    for (const id of ids) {
+      if (this.#resent.has(id)) this.#awaitingFlush.push(id);
+      else this.release(id);
+    }
+    this.#resent.clear();
+  }
+
+  /** Frees the entry at once: for a task the main thread has already settled. */
+  release(id: number): void {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return;
+    this.#entries.delete(id);
+    this.#memory.release(entry);
+  }
 }
 
 function serve(port: MessagePort, lanes: Lanes, outbox: Outbox<FromWorker>): Promise<AttachResult> {
@@ -64,7 +134,9 @@ function serve(port: MessagePort, lanes: Lanes, outbox: Outbox<FromWorker>): Pro
         }
       }
     });
+    // Out before any task of the first batch can start (and perhaps never yield again).
     outbox.push({ t: 'ready' });
+    outbox.flush();
   });
 }
 
