@@ -7,6 +7,12 @@ export default async function chaos(payload) {
     case 'hang':
       return new Promise(() => {});
     case 'spin':
+      if (payload.gate) {
+        // Tell the measuring script the moment the worker freezes.
+        const cells = new Int32Array(payload.gate);
+        Atomics.store(cells, 0, 1);
+        Atomics.notify(cells, 0);
+      }
       for (;;) {
         // A synchronous hang: only the watchdog gets this worker back.
       }

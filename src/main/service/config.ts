@@ -29,6 +29,7 @@ export const SETTINGS = {
   shards: { flag: 'shards', env: 'LANEPOOL_SHARDS', schema: int(1, 1024), default: () => availableParallelism(), help: 'worker threads (default: the number of cores)' },
   taskTimeoutMs: { flag: 'task-timeout-ms', env: 'LANEPOOL_TASK_TIMEOUT_MS', schema: int(0), default: () => 120_000, help: 'deadline per intent from its start; 0 means none' },
   maxQueuedPerThread: { flag: 'max-queued-per-thread', env: 'LANEPOOL_MAX_QUEUED_PER_THREAD', schema: int(1), default: () => 1000, help: 'unsettled intents one thread may hold before 429' },
+  stallTimeoutMs: { flag: 'stall-timeout-ms', env: 'LANEPOOL_STALL_TIMEOUT_MS', schema: int(0), default: () => 5000, help: 'a worker whose event loop is silent this long is replaced; 0 turns the watchdog off' },
   maxQueued: { flag: 'max-queued', env: 'LANEPOOL_MAX_QUEUED', schema: int(1), default: () => 100_000, help: 'unsettled intents the service may hold before 429' },
   handler: { flag: 'handler', env: 'LANEPOOL_HANDLER', schema: { type: 'string', minLength: 1 }, default: () => undefined, help: 'your provider module (default: the built-in simulator)' },
   token: { flag: 'token', env: 'LANEPOOL_TOKEN', schema: { type: 'string', minLength: 8 }, default: () => undefined, help: 'require "Authorization: Bearer <token>" on every route but /healthz' },
@@ -53,6 +54,7 @@ export interface ServiceConfig {
   taskTimeoutMs: number;
   maxQueuedPerThread: number;
   maxQueued: number;
+  stallTimeoutMs: number;
   /** Absolute path of the provider module, or undefined for the simulator. */
   handler: string | undefined;
   token: string | undefined;

@@ -41,7 +41,30 @@ export class ServiceMetrics {
     perShard('lanepool_running', 'Intents running on the shard', (s, i) => s.shards[i]!.running);
     perShard('lanepool_active_lanes', 'Threads with unsettled intents on the shard', (s, i) => s.shards[i]!.lanes);
     perShard('lanepool_abandoned_tasks', 'Timed-out or cancelled handlers still running on the shard', (s, i) => s.shards[i]!.abandoned);
-    perShard('lanepool_shard_restarts', 'Times the shard worker was replaced', (s, i) => s.shards[i]!.restarts);
+    perShard('lanepool_replayed_tasks', 'Tasks sent again to a replacement worker because the old one died before starting them', (s, i) => s.shards[i]!.replayed);
+    const states = ['starting', 'ready', 'recovering', 'backoff', 'failed', 'closed'] as const;
+    new Gauge({
+      name: 'lanepool_shard_state', help: 'The shard worker state: 1 for the current one', labelNames: ['shard', 'state'], registers,
+      collect() {
+        for (const shard of sources.stats().shards) {
+          for (const state of states) this.set({ shard: String(shard.id), state }, shard.state === state ? 1 : 0);
+        }
+      },
+    });
+    // A real counter, advanced by the growth of the pool's cumulative per-reason counts.
+    const seen = new Map<string, number>();
+    new Counter({
+      name: 'lanepool_shard_restarts_total', help: 'Shard workers replaced, by reason (stall, crash, oom)', labelNames: ['shard', 'reason'], registers,
+      collect() {
+        for (const shard of sources.stats().shards) {
+          for (const [reason, count] of Object.entries(shard.restartsByReason)) {
+            const id = `${shard.id}/${reason}`;
+            this.inc({ shard: String(shard.id), reason }, count - (seen.get(id) ?? 0));
+            seen.set(id, count);
+          }
+        }
+      },
+    });
     new Gauge({
       name: 'lanepool_stuck_lanes', help: 'Lanes whose running intent is older than --stuck-after-ms', labelNames: ['shard'], registers,
       collect() {

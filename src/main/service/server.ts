@@ -46,6 +46,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     taskTimeoutMs: config.taskTimeoutMs,
     maxQueuedPerKey: config.maxQueuedPerThread,
     maxQueued: config.maxQueued,
+    stallTimeoutMs: config.stallTimeoutMs,
     handlerData,
   });
   try {

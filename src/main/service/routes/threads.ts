@@ -8,7 +8,7 @@ export function threadRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get<{ Params: { threadId: string } }>('/v1/threads/:threadId', { schema: { params: threadParams } }, async (request) => {
     const { threadId } = request.params;
     const shard = ctx.pool.shardOf(threadId);
-    const { state, restarts } = ctx.pool.stats().shards[shard]!;
+    const { state, restarts, restartsByReason } = ctx.pool.stats().shards[shard]!;
     const { queued, running } = ctx.dispatcher.activity(threadId);
     const view = await ctx.dispatcher.describe(threadId);
     return {
@@ -20,7 +20,8 @@ export function threadRoutes(app: FastifyInstance, ctx: RouteContext): void {
       session: view === undefined ? 'unknown' : view.session,
       runtimeMode: view?.runtimeMode ?? null,
       shardState: state,
-      restarting: state === 'backoff' || (state === 'starting' && restarts > 0),
+      restarting: state === 'recovering' || state === 'backoff' || (state === 'starting' && restarts > 0),
+      shardRestarts: restartsByReason,
     };
   });
 
