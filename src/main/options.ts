@@ -69,6 +69,12 @@ export interface RunOptions {
    * @default 'none'
    */
   retry?: 'none' | 'idempotent';
+  /**
+   * The `ctx.attempt` this run starts at: for callers that run a task again after an earlier run of
+   * it was lost elsewhere (another process). A worker-death retry adds one more.
+   * @default 1
+   */
+  attempt?: number;
   /** Called on the main thread when the worker reports that the task's handler has been called. */
   onStart?: () => void;
 }
@@ -109,7 +115,8 @@ export const MAX_KEY_BYTES = 1024;
 const MAX_SHARDS = 1024;
 const HANDLER_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
 const POOL_OPTIONS = new Set(['handler', 'shards', 'taskTimeoutMs', 'maxQueuedPerKey', 'maxQueued', 'resourceLimits', 'handlerData', 'stallTimeoutMs']);
-const RUN_OPTIONS = new Set(['timeoutMs', 'signal', 'priority', 'onStart', 'retry']);
+const RUN_OPTIONS = new Set(['timeoutMs', 'signal', 'priority', 'onStart', 'retry', 'attempt']);
+const MAX_ATTEMPT = 1_000_000;
 
 export function resolvePoolOptions(options: LanePoolOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
@@ -135,10 +142,11 @@ export interface ResolvedRun {
   control: boolean;
   onStart: (() => void) | undefined;
   retry: boolean;
+  attempt: number;
 }
 
 export function resolveRunOptions(options: RunOptions | undefined, defaultTimeoutMs: number): ResolvedRun {
-  if (options === undefined) return { timeoutMs: defaultTimeoutMs, signal: undefined, control: false, onStart: undefined, retry: false };
+  if (options === undefined) return { timeoutMs: defaultTimeoutMs, signal: undefined, control: false, onStart: undefined, retry: false, attempt: 1 };
   if (options === null || typeof options !== 'object') throw new TypeError(`run options must be an object, got ${show(options)}`);
   rejectUnknown(options, RUN_OPTIONS, 'run options');
   const { signal, priority, onStart, retry } = options;
@@ -160,6 +168,7 @@ export function resolveRunOptions(options: RunOptions | undefined, defaultTimeou
     control: priority === 'control',
     onStart,
     retry: retry === 'idempotent',
+    attempt: integer('options.attempt', options.attempt ?? 1, 1, MAX_ATTEMPT),
   };
 }
 

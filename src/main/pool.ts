@@ -70,7 +70,7 @@ export class LanePool<P = unknown, R = unknown> {
     } catch (error) {
       return Promise.reject(error);
     }
-    const { signal, control, timeoutMs, onStart, retry } = run;
+    const { signal, control, timeoutMs, onStart, retry, attempt } = run;
     if (signal?.aborted) return Promise.reject(new LaneCancelledError({ key, reason: abortReason(signal) }));
     const shard = this.#shards[shardFor(key, this.#shards.length)]!;
     const refusal = this.#refusal(shard, key, control);
@@ -79,7 +79,7 @@ export class LanePool<P = unknown, R = unknown> {
     return new Promise<R>((resolve, reject) => {
       const id = ++this.#nextId;
       const task: PendingTask = {
-        id, key, control, retry, attempts: 0, started: false, message: { t: 'run', id, key, payload, timeoutMs, control },
+        id, key, control, retry, attempts: 0, started: false, message: { t: 'run', id, key, payload, timeoutMs, control, attempt },
         resolve: resolve as (value: unknown) => void, reject, onStart, detachSignal: undefined,
       };
       if (signal !== undefined) {

@@ -269,7 +269,10 @@ export class Shard {
         this.#settle(task, 'failed', new ShardRestartedError({ shard: this.id, key: task.key, reason, detail }));
         continue;
       }
-      if (hadStarted) task.attempts++;
+      if (hadStarted) {
+        task.attempts++;
+        task.message.attempt++;
+      }
       if (task.started) {
         task.started = false;
         this.#running--;

@@ -7,6 +7,12 @@ export interface HandlerContext {
   /** The shard (worker) running the task. */
   readonly shard: number;
   /**
+   * 1 on the first run. Higher when the task runs again after its run was cut short: a worker that
+   * died under a `retry: 'idempotent'` task, or a caller that passed `attempt` to `run()` (the
+   * JetStream mode does, for an intent whose instance died while running it). Lets handlers be idempotent.
+   */
+  readonly attempt: number;
+  /**
    * Fires when the task is cancelled (`cancel(key)`, the caller's signal, `close({ force })`) or its
    * deadline passes. The lane has already moved on by then; stop work and let the promise settle.
    */

@@ -62,6 +62,8 @@ export interface RunMessage {
   /** Deadline counted from the task's start; 0 means none. */
   timeoutMs: number;
   control: boolean;
+  /** 1 on the first run; higher when the task runs again (ctx.attempt). */
+  attempt: number;
 }
 
 /** Release the key's running tasks (their signals fire) and drop its queued ones. */

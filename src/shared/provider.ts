@@ -26,6 +26,10 @@ export interface ProviderSession {
 
 interface Call {
   signal: AbortSignal;
+  /** The intent this call serves; the same on every run of it, so a provider can deduplicate. */
+  intentId: string;
+  /** 1 on the first run of the intent; 2 when it runs again because its first run was cut short. */
+  attempt: number;
   /** Test instructions from the intent's payload; the simulator obeys them, a real provider may ignore them. */
   simulate?: Simulate;
 }

@@ -28,6 +28,8 @@ export interface LaneTask {
   /** Deadline counted from the start; 0 means none. */
   timeoutMs: number;
   control: boolean;
+  /** Which run of the task this is, for ctx.attempt. @default 1 */
+  attempt?: number;
 }
 
 export type Outcome =
@@ -234,6 +236,7 @@ export class Lanes {
     return {
       key: entry.task.key,
       shard,
+      attempt: entry.task.attempt ?? 1,
       get signal(): AbortSignal {
         if (entry.controller === undefined) {
           entry.controller = new AbortController();

@@ -34,38 +34,45 @@ export const init: HandlerInit<ReactorData> = async (data, { shard }) => {
   provider = data.provider ? await loadProvider(data.provider, shard) : createSimulator(data.simulator);
 };
 
-const reactor: Handler<ReactorTask, unknown> = async (task, { key, signal }) => {
+const reactor: Handler<ReactorTask, unknown> = async (task, { key, signal, attempt }) => {
   if (task.type === 'lanepool.thread.describe') return describe(key);
   try {
-    return await run(task, key, signal);
+    return await run(task, key, { signal, intentId: task.intentId, attempt });
   } finally {
     prune(key);
   }
 };
 export default reactor;
 
-async function run(intent: Intent, key: string, signal: AbortSignal): Promise<unknown> {
+/** What every provider call of one intent carries. */
+interface CallBase {
+  signal: AbortSignal;
+  intentId: string;
+  attempt: number;
+}
+
+async function run(intent: Intent, key: string, call: CallBase): Promise<unknown> {
   switch (intent.type) {
     case 'thread.turn.start': {
       const { input, runtimeMode, simulate } = intent.payload;
       const thread = ensureThread(key);
       if (runtimeMode !== undefined) thread.runtimeMode = runtimeMode;
-      const { session, restarted } = await ensureSession(key, thread, signal, simulate);
-      const turn = await provider.sendTurn(session, { input, signal, simulate });
+      const { session, restarted } = await ensureSession(key, thread, call, simulate);
+      const turn = await provider.sendTurn(session, { ...call, input, simulate });
       if (turn.cursor !== undefined) thread.cursor = session.cursor = turn.cursor;
       return { sessionId: session.sessionId, turnId: turn.turnId, cursor: thread.cursor, restarted, output: turn.output };
     }
     case 'thread.turn.interrupt': {
       const session = liveSession(key, intent.type);
-      return provider.interruptTurn(session, { ...intent.payload, signal });
+      return provider.interruptTurn(session, { ...intent.payload, ...call });
     }
     case 'thread.approval.respond': {
       const session = liveSession(key, intent.type);
-      return provider.respondToApproval(session, { ...intent.payload, signal });
+      return provider.respondToApproval(session, { ...intent.payload, ...call });
     }
     case 'thread.user-input.respond': {
       const session = liveSession(key, intent.type);
-      return provider.respondToUserInput(session, { ...intent.payload, signal });
+      return provider.respondToUserInput(session, { ...intent.payload, ...call });
     }
     case 'thread.session.stop': {
       const thread = threads.get(key);
@@ -75,7 +82,7 @@ async function run(intent: Intent, key: string, signal: AbortSignal): Promise<un
       threads.delete(key);
       const wasStarting = thread.starting !== null;
       if (thread.session === null) return { stopped: false, wasStarting };
-      await provider.stopSession(thread.session, { signal, simulate: intent.payload.simulate });
+      await provider.stopSession(thread.session, { ...call, simulate: intent.payload.simulate });
       return { stopped: true, sessionId: thread.session.sessionId, wasStarting };
     }
     case 'thread.runtime-mode.set': {
@@ -87,14 +94,15 @@ async function run(intent: Intent, key: string, signal: AbortSignal): Promise<un
 }
 
 /** Starts a session if the thread has none or its runtime mode changed, resuming from the last cursor. */
-async function ensureSession(key: string, thread: ThreadState, signal: AbortSignal, simulate: Simulate | undefined) {
+async function ensureSession(key: string, thread: ThreadState, call: CallBase, simulate: Simulate | undefined) {
+  const { signal } = call;
   const mode = thread.runtimeMode;
   if (thread.session !== null && thread.session.runtimeMode === mode) return { session: thread.session, restarted: false };
   let restarted = false;
   if (thread.session !== null) {
     const old = thread.session;
     thread.session = null;
-    await provider.stopSession(old, { signal });
+    await provider.stopSession(old, call);
     restarted = true;
   }
   const generation = thread.generation;
@@ -103,13 +111,13 @@ async function ensureSession(key: string, thread: ThreadState, signal: AbortSign
   thread.starting = starting;
   let started: ProviderSession;
   try {
-    started = await provider.startSession({ threadId: key, runtimeMode: mode, resumeCursor: thread.cursor, signal, simulate });
+    started = await provider.startSession({ ...call, threadId: key, runtimeMode: mode, resumeCursor: thread.cursor, simulate });
   } finally {
     if (thread.starting === starting) thread.starting = null;
   }
   if (thread.generation !== generation || threads.get(key) !== thread || signal.aborted) {
     // Stopped or released while starting: nobody will use this session, so close it in the background.
-    provider.stopSession(started, { signal: AbortSignal.timeout(30_000) }).catch(() => {});
+    provider.stopSession(started, { ...call, signal: AbortSignal.timeout(30_000) }).catch(() => {});
     throw signal.aborted ? signal.reason : new Error('the session was stopped while it was starting');
   }
   thread.session = { ...started, runtimeMode: mode };
