@@ -37,6 +37,8 @@ describe('error codes', () => {
       new lanepool.NoSessionError({ key: 'k', intent: 'thread.turn.interrupt' }),
       new lanepool.ProviderError({ operation: 'start', detail: 'simulated failure' }),
       new lanepool.ConfigError({ detail: 'invalid --port' }),
+      new lanepool.JetStreamError({ operation: 'publish', detail: 'no responders' }),
+      new lanepool.InvalidIntentError({ detail: 'threadId is empty' }),
     ];
     expect(new Set(samples.map((e) => e.code))).toEqual(new Set(ERROR_CODES));
     for (const original of samples) {

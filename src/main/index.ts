@@ -16,6 +16,7 @@ export type { Handler, HandlerContext, HandlerInit } from '../shared/handler.ts'
 export type { WorkerLaneStats } from '../shared/protocol.ts';
 export {
   LanePoolError, LaneTimeoutError, LaneCancelledError, QueueFullError, PoolClosedError, DrainTimeoutError,
-  ShardRestartedError, HandlerLoadError, DataCloneError, NoSessionError, ProviderError, ConfigError, ERROR_CODES,
+  ShardRestartedError, HandlerLoadError, DataCloneError, NoSessionError, ProviderError, ConfigError,
+  JetStreamError, InvalidIntentError, ERROR_CODES,
   type ErrorCode, type RestartReason,
 } from '../shared/errors.ts';

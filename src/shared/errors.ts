@@ -164,6 +164,30 @@ export class ConfigError extends LanePoolError {
   }
 }
 
+/** JetStream mode: the NATS server could not be reached, or refused a request (publish, KV, consumer). */
+export class JetStreamError extends LanePoolError {
+  readonly code = 'ERR_JETSTREAM';
+  readonly operation: string;
+  readonly detail: string;
+  constructor(data: { operation: string; detail: string }) {
+    super(`JetStream ${data.operation} failed: ${data.detail}`);
+    this.name = 'JetStreamError';
+    this.operation = data.operation;
+    this.detail = data.detail;
+  }
+}
+
+/** `publishIntent()` was given an intent that the service would refuse (bad thread, type or payload). */
+export class InvalidIntentError extends LanePoolError {
+  readonly code = 'ERR_INVALID_INTENT';
+  readonly detail: string;
+  constructor(data: { detail: string }) {
+    super(`invalid intent: ${data.detail}`);
+    this.name = 'InvalidIntentError';
+    this.detail = data.detail;
+  }
+}
+
 type ErrorClass = new (data: never) => LanePoolError;
 
 /** Every lanepool error class, by code. */
@@ -179,6 +203,8 @@ const CLASSES = {
   ERR_NO_SESSION: NoSessionError,
   ERR_PROVIDER: ProviderError,
   ERR_CONFIG: ConfigError,
+  ERR_JETSTREAM: JetStreamError,
+  ERR_INVALID_INTENT: InvalidIntentError,
 } as const satisfies Record<string, ErrorClass>;
 
 export type ErrorCode = keyof typeof CLASSES;

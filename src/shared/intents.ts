@@ -110,3 +110,25 @@ export const payloadSchemas: Record<IntentType, object> = {
     properties: { mode },
   },
 };
+
+/** A threadId: 1 to 256 characters of [A-Za-z0-9._:-]. */
+export const THREAD_ID_PATTERN = '^[A-Za-z0-9._:-]{1,256}$';
+/** An intentId: 1 to 128 characters of [A-Za-z0-9._:-]. */
+export const INTENT_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
+
+/** The body of an intent submission: `{ type, payload, intentId? }`, each type with its own payload schema. */
+export const submissionSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'payload'],
+  properties: {
+    type: { enum: INTENT_TYPES },
+    payload: { type: 'object' },
+    intentId: { type: 'string', pattern: INTENT_ID_PATTERN },
+  },
+  // Each type's payload schema applies only to that type.
+  allOf: INTENT_TYPES.map((type) => ({
+    if: { required: ['type'], properties: { type: { const: type } } },
+    then: { properties: { payload: payloadSchemas[type] } },
+  })),
+};

@@ -9,6 +9,7 @@ import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Ajv } from 'ajv';
 import { ConfigError } from '../../shared/errors.ts';
+import { parsePartitionList } from '../jetstream/assignment.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const MAX_INT32 = 2 ** 31 - 1;
@@ -39,6 +40,15 @@ export const SETTINGS = {
   recordsMaxAgeMs: { flag: 'records-max-age-ms', env: 'LANEPOOL_RECORDS_MAX_AGE_MS', schema: int(1), default: () => 600_000, help: 'how long a settled intent record is kept' },
   stuckAfterMs: { flag: 'stuck-after-ms', env: 'LANEPOOL_STUCK_AFTER_MS', schema: int(1), default: () => 30_000, help: 'a lane whose running intent is older than this counts as stuck in /metrics' },
   logLevel: { flag: 'log-level', env: 'LANEPOOL_LOG_LEVEL', schema: { enum: LOG_LEVELS }, default: () => 'info', help: `pino log level: ${LOG_LEVELS.join(', ')}` },
+  nats: { flag: 'nats', env: 'LANEPOOL_NATS', schema: { type: 'string', pattern: '^(nats|tls|ws|wss)://[^\\s]+$' }, default: () => undefined, help: 'JetStream mode: a NATS server URL (nats-server -js); intents go through its stream' },
+  natsStream: { flag: 'nats-stream', env: 'LANEPOOL_NATS_STREAM', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' }, default: () => 'LANEPOOL', help: 'JetStream mode: the stream name; its KV buckets are named after it' },
+  natsPartitions: { flag: 'nats-partitions', env: 'LANEPOOL_NATS_PARTITIONS', schema: int(1, 1024), default: () => 16, help: 'JetStream mode: partitions of the stream (fixed when the stream is made)' },
+  partitions: { flag: 'partitions', env: 'LANEPOOL_PARTITIONS', schema: { type: 'string', pattern: '^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$' }, default: () => undefined, help: 'JetStream mode: consume exactly these partitions, e.g. 0-7 or 0,3,8-11 (default: share them among live instances)' },
+  instanceId: { flag: 'instance-id', env: 'LANEPOOL_INSTANCE_ID', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, default: () => undefined, help: 'JetStream mode: this instance\'s name in leases (default: host-pid-random)' },
+  leaseTtlMs: { flag: 'lease-ttl-ms', env: 'LANEPOOL_LEASE_TTL_MS', schema: int(500, 600_000), default: () => 5000, help: 'JetStream mode: a dead instance\'s partitions are taken over after this long' },
+  ackWaitMs: { flag: 'ack-wait-ms', env: 'LANEPOOL_ACK_WAIT_MS', schema: int(1000, 3_600_000), default: () => 30_000, help: 'JetStream mode: redelivery timeout; running intents send in-progress acks every third of it' },
+  maxAckPending: { flag: 'max-ack-pending', env: 'LANEPOOL_MAX_ACK_PENDING', schema: int(1, 100_000), default: () => 1000, help: 'JetStream mode: unacknowledged intents per partition, the backpressure' },
+  handoffTimeoutMs: { flag: 'handoff-timeout-ms', env: 'LANEPOOL_HANDOFF_TIMEOUT_MS', schema: int(0), default: () => 30_000, help: 'JetStream mode: how long a partition being handed over drains before its intents are cancelled and left to the new owner' },
   simStartMs: { flag: 'sim-start-ms', env: 'LANEPOOL_SIM_START_MS', schema: int(0, 60_000), default: () => 5, help: 'simulator: session start latency' },
   simSendMs: { flag: 'sim-send-ms', env: 'LANEPOOL_SIM_SEND_MS', schema: int(0, 60_000), default: () => 3, help: 'simulator: send-turn (and respond) latency' },
   simInterruptMs: { flag: 'sim-interrupt-ms', env: 'LANEPOOL_SIM_INTERRUPT_MS', schema: int(0, 60_000), default: () => 1, help: 'simulator: interrupt latency' },
@@ -64,6 +74,17 @@ export interface ServiceConfig {
   recordsMaxAgeMs: number;
   stuckAfterMs: number;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** JetStream mode when set; in memory otherwise. */
+  nats: string | undefined;
+  natsStream: string;
+  natsPartitions: number;
+  /** Parsed `--partitions`; undefined shares the partitions among live instances. */
+  partitions: number[] | undefined;
+  instanceId: string | undefined;
+  leaseTtlMs: number;
+  ackWaitMs: number;
+  maxAckPending: number;
+  handoffTimeoutMs: number;
   simStartMs: number;
   simSendMs: number;
   simInterruptMs: number;
@@ -123,6 +144,15 @@ export function resolveConfig(partial: Partial<Record<Name, unknown>>): ServiceC
     const path = resolvePath(config.handler);
     if (!existsSync(path)) throw new ConfigError({ detail: `invalid --handler (LANEPOOL_HANDLER): no file at ${path}` });
     config.handler = path;
+  }
+  if (config.nats === undefined) {
+    const orphan = (['partitions', 'instanceId'] as const).find((name) => config[name] !== undefined);
+    if (orphan) throw new ConfigError({ detail: `invalid --${SETTINGS[orphan].flag} (${SETTINGS[orphan].env}): it needs --nats` });
+  }
+  if (typeof config.partitions === 'string') {
+    const parsed = parsePartitionList(config.partitions, config.natsPartitions as number);
+    if (typeof parsed === 'string') throw new ConfigError({ detail: `invalid --partitions (LANEPOOL_PARTITIONS): ${parsed}` });
+    config.partitions = parsed;
   }
   return config as unknown as ServiceConfig;
 }

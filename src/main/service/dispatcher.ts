@@ -18,6 +18,25 @@ export interface Submission {
   intentId?: string;
 }
 
+/** How the JetStream mode runs an intent it consumed; the in-memory mode passes none. */
+export interface RunHooks {
+  /** ctx.attempt for this run. @default 1 */
+  attempt?: number;
+  /** Aborting it cancels the intent, like `pool.run`'s signal. */
+  signal?: AbortSignal;
+  /** The intent has started running; its record says so. */
+  onStart?(record: IntentRecord): void;
+  /**
+   * Sees the outcome before it is recorded. Returning false forgets the intent instead: no record,
+   * event or metric, because it will run again elsewhere (its partition was handed over).
+   */
+  keep?(record: IntentRecord, outcome: Outcome): boolean;
+  /** The record has settled. */
+  onSettled?(record: IntentRecord): void;
+}
+
+type Outcome = Pick<IntentRecord, 'status' | 'result' | 'error'>;
+
 export type SubmitResult =
   | { kind: 'accepted'; record: IntentRecord }
   | { kind: 'duplicate'; record: IntentRecord }
@@ -50,7 +69,7 @@ export class Dispatcher {
    * Accepts an intent for a thread, or says why not, without waiting for anything. A stop first
    * cancels the thread's lane (releasing a hung start), then runs as a control task: Stop always works.
    */
-  submit(threadId: string, submission: Submission): SubmitResult {
+  submit(threadId: string, submission: Submission, hooks: RunHooks = {}): SubmitResult {
     const { type, payload } = submission;
     if (submission.intentId !== undefined) {
       const existing = this.#records.get(submission.intentId);
@@ -67,19 +86,24 @@ export class Dispatcher {
     const record: IntentRecord = {
       intentId, threadId, type, shard: this.#pool.shardOf(threadId), status: 'queued', submittedAt: new Date().toISOString(),
     };
+    if (hooks.attempt !== undefined) record.attempt = hooks.attempt;
     this.#records.add(record);
     this.#track(record);
     if (type === 'thread.session.stop') this.#pool.cancel(threadId, 'session stop requested');
     const started = performance.now();
     const intent = { type, payload, intentId } as Intent;
+    const onStart = (): void => {
+      this.#records.markRunning(record);
+      hooks.onStart?.(record);
+    };
     this.#pool
-      .run(threadId, intent, { priority: control ? 'control' : 'normal', onStart: () => this.#records.markRunning(record) })
+      .run(threadId, intent, { priority: control ? 'control' : 'normal', onStart, attempt: hooks.attempt, signal: hooks.signal })
       .then(
-        (result) => this.#settle(record, started, { status: 'completed', result }),
+        (result) => this.#settle(record, started, { status: 'completed', result }, hooks),
         (error: Error & { code?: string }) => this.#settle(record, started, {
           status: statusOf(error),
           error: { code: typeof error.code === 'string' ? error.code : 'ERR_HANDLER', message: error.message },
-        }),
+        }, hooks),
       );
     return { kind: 'accepted', record };
   }
@@ -138,13 +162,18 @@ export class Dispatcher {
     set.add(record);
   }
 
-  #settle(record: IntentRecord, startedAt: number, outcome: Pick<IntentRecord, 'status' | 'result' | 'error'>): void {
+  #settle(record: IntentRecord, startedAt: number, outcome: Outcome, hooks: RunHooks): void {
     const set = this.#active.get(record.threadId);
     set?.delete(record);
     if (set?.size === 0) this.#active.delete(record.threadId);
+    if (hooks.keep?.(record, outcome) === false) {
+      this.#records.forget(record);
+      return;
+    }
     if (!this.#records.settle(record, outcome)) return;
     this.#metrics.observeIntent(record.type, record.status, (performance.now() - startedAt) / 1000);
     this.#events.publish(record);
+    hooks.onSettled?.(record);
   }
 }
 

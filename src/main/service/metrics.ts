@@ -11,6 +11,16 @@ export interface MetricsSources {
   stats(): PoolStats;
   /** Per shard: lanes whose running intent is older than the stuck threshold. */
   stuckLanes(): number[];
+  /** JetStream mode only. */
+  jetstream?(): JetStreamFigures | undefined;
+}
+
+export interface JetStreamFigures {
+  owned: number;
+  inflight: number;
+  skipped: number;
+  rerun: number;
+  poison: number;
 }
 
 export class ServiceMetrics {
@@ -71,6 +81,21 @@ export class ServiceMetrics {
         sources.stuckLanes().forEach((count, shard) => this.set({ shard: String(shard) }, count));
       },
     });
+    const jetStream = (name: string, help: string, read: (figures: JetStreamFigures) => number) =>
+      new Gauge({
+        name, help, registers,
+        collect() {
+          const figures = sources.jetstream?.();
+          if (figures !== undefined) this.set(read(figures));
+        },
+      });
+    if (sources.jetstream !== undefined) {
+      jetStream('lanepool_jetstream_partitions_owned', 'JetStream mode: partitions this instance consumes', (f) => f.owned);
+      jetStream('lanepool_jetstream_inflight', 'JetStream mode: intents delivered here and not yet acknowledged', (f) => f.inflight);
+      jetStream('lanepool_jetstream_replays_skipped', 'JetStream mode: replayed intents skipped because they had settled (cumulative)', (f) => f.skipped);
+      jetStream('lanepool_jetstream_reruns', 'JetStream mode: intents run again after their instance died while running them (cumulative)', (f) => f.rerun);
+      jetStream('lanepool_jetstream_poison', 'JetStream mode: stream messages that were not intents, terminated (cumulative)', (f) => f.poison);
+    }
   }
 
   observeIntent(type: IntentType, outcome: IntentStatus, seconds: number): void {

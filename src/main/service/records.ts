@@ -13,6 +13,8 @@ export interface IntentRecord {
   type: IntentType;
   shard: number;
   status: IntentStatus;
+  /** JetStream mode: which run of the intent this is (ctx.attempt). */
+  attempt?: number;
   submittedAt: string;
   startedAt?: string;
   settledAt?: string;
@@ -47,6 +49,12 @@ export class IntentRecords {
 
   add(record: IntentRecord): void {
     this.#entries.set(record.intentId, { record, settledAtMs: 0, waiters: undefined });
+  }
+
+  /** Drops an unsettled record without settling it: its intent will run again elsewhere. */
+  forget(record: IntentRecord): void {
+    const entry = this.#entries.get(record.intentId);
+    if (entry !== undefined && entry.record === record && !isSettled(record)) this.#entries.delete(record.intentId);
   }
 
   markRunning(record: IntentRecord): void {

@@ -1,7 +1,8 @@
 /** What the route modules share: the service's parts, passed in explicitly (no decorators). */
 import type { ServerResponse } from 'node:http';
+import type { JetStreamMode } from '../jetstream/mode.ts';
 import type { LanePool } from '../pool.ts';
-import type { ReactorTask } from '../../shared/intents.ts';
+import { THREAD_ID_PATTERN, type ReactorTask } from '../../shared/intents.ts';
 import type { ServiceConfig } from './config.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import type { ServiceMetrics } from './metrics.ts';
@@ -17,16 +18,15 @@ export interface RouteContext {
   records: IntentRecords;
   events: ThreadEvents;
   metrics: ServiceMetrics;
+  /** Set in JetStream mode (`--nats`): intents are published to the stream instead of run here. */
+  jetstream: JetStreamMode | undefined;
   state(): ServiceState;
   /** Open SSE responses, ended on shutdown. */
   streams: Set<ServerResponse>;
 }
 
-/** A threadId: 1 to 256 characters of [A-Za-z0-9._:-]. */
 export const threadParams = {
   type: 'object',
   required: ['threadId'],
-  properties: { threadId: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,256}$' } },
+  properties: { threadId: { type: 'string', pattern: THREAD_ID_PATTERN } },
 } as const;
-
-export const INTENT_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';

@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { ReactorTask } from '../../shared/intents.ts';
 import type { ReactorData } from '../../shared/provider.ts';
+import { JetStreamMode, defaultInstanceId } from '../jetstream/mode.ts';
 import { LanePool } from '../pool.ts';
 import { requireToken } from './auth.ts';
 import type { ServiceConfig } from './config.ts';
@@ -40,12 +41,15 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     ...(config.handler ? { provider: pathToFileURL(config.handler).href } : {}),
     simulator: { startMs: config.simStartMs, sendMs: config.simSendMs, interruptMs: config.simInterruptMs, stopMs: config.simStopMs },
   };
+  // In JetStream mode the stream holds the backlog and --max-ack-pending bounds what each partition
+  // hands the pool, so the pool must never refuse what a consumer already took.
+  const jetStreamBacklog = config.natsPartitions * config.maxAckPending + 1000;
   const pool = new LanePool<ReactorTask, unknown>({
     handler: REACTOR,
     shards: config.shards,
     taskTimeoutMs: config.taskTimeoutMs,
-    maxQueuedPerKey: config.maxQueuedPerThread,
-    maxQueued: config.maxQueued,
+    maxQueuedPerKey: config.nats ? jetStreamBacklog : config.maxQueuedPerThread,
+    maxQueued: config.nats ? jetStreamBacklog : config.maxQueued,
     stallTimeoutMs: config.stallTimeoutMs,
     handlerData,
   });
@@ -61,7 +65,12 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const events = new ThreadEvents();
   const streams = new Set<ServerResponse>();
   let dispatcher!: Dispatcher;
-  const metrics = new ServiceMetrics({ stats: () => pool.stats(), stuckLanes: () => dispatcher.stuckLanes(config.stuckAfterMs) });
+  let jetstream: JetStreamMode | undefined;
+  const metrics = new ServiceMetrics({
+    stats: () => pool.stats(),
+    stuckLanes: () => dispatcher.stuckLanes(config.stuckAfterMs),
+    ...(config.nats ? { jetstream: () => jetstream && { owned: jetstream.owned().length, inflight: jetstream.inflight(), ...jetstream.counters } } : {}),
+  });
   dispatcher = new Dispatcher(pool, records, events, metrics);
 
   const app = Fastify({
@@ -83,7 +92,27 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     for (const stream of streams) stream.end();
   });
 
-  const ctx: RouteContext = { config, pool, dispatcher, records, events, metrics, streams, state: () => state };
+  if (config.nats !== undefined) {
+    try {
+      jetstream = await JetStreamMode.start({
+        url: config.nats,
+        stream: config.natsStream,
+        partitions: config.natsPartitions,
+        fixed: config.partitions,
+        instanceId: config.instanceId ?? defaultInstanceId(),
+        leaseTtlMs: config.leaseTtlMs,
+        ackWaitMs: config.ackWaitMs,
+        maxAckPending: config.maxAckPending,
+        handoffTimeoutMs: config.handoffTimeoutMs,
+        retentionMs: config.recordsMaxAgeMs,
+      }, { dispatcher, shardOf: (threadId) => pool.shardOf(threadId), log: app.log });
+    } catch (error) {
+      await pool.close({ force: true });
+      throw error;
+    }
+  }
+
+  const ctx: RouteContext = { config, pool, dispatcher, records, events, metrics, streams, jetstream, state: () => state };
   intentRoutes(app, ctx);
   threadRoutes(app, ctx);
   operationRoutes(app, ctx);
@@ -92,16 +121,23 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   try {
     address = await app.listen({ port: config.port, host: config.host });
   } catch (error) {
+    await jetstream?.stop(0);
     await pool.close({ force: true });
     throw error;
   }
   state = 'ready';
-  app.log.info({ url: address, shards: config.shards, provider: config.handler ?? 'simulator' }, 'lanepool service listening');
+  app.log.info({
+    url: address, shards: config.shards, provider: config.handler ?? 'simulator',
+    ...(jetstream ? { nats: config.nats, instance: jetstream.settings.instanceId, partitions: jetstream.owned() } : {}),
+  }, 'lanepool service listening');
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (): Promise<void> => (shuttingDown ??= (async () => {
     state = 'shutting_down';
     app.log.info({ graceMs: config.graceMs }, 'shutting down: draining');
+    // JetStream mode: hand the partitions over first (each drains within the grace period); what is
+    // cancelled then was never acknowledged, so the next owner runs it.
+    if (jetstream) await jetstream.stop(config.graceMs);
     try {
       await pool.drain({ timeoutMs: config.graceMs });
     } catch {

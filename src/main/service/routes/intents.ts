@@ -1,26 +1,13 @@
 /** POST /v1/threads/:threadId/intents and GET /v1/intents/:intentId. */
-import type { FastifyInstance } from 'fastify';
-import { INTENT_TYPES, payloadSchemas } from '../../../shared/intents.ts';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { JetStreamError } from '../../../shared/errors.ts';
+import type { StoredIntent } from '../../jetstream/intent-store.ts';
+import type { JetStreamMode } from '../../jetstream/mode.ts';
+import { INTENT_ID_PATTERN, submissionSchema } from '../../../shared/intents.ts';
 import type { Submission } from '../dispatcher.ts';
 import { sendError } from '../http-errors.ts';
 import type { IntentRecord } from '../records.ts';
-import { INTENT_ID_PATTERN, threadParams, type RouteContext } from '../route-context.ts';
-
-const bodySchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['type', 'payload'],
-  properties: {
-    type: { enum: INTENT_TYPES },
-    payload: { type: 'object' },
-    intentId: { type: 'string', pattern: INTENT_ID_PATTERN },
-  },
-  // Each type's payload schema applies only to that type.
-  allOf: INTENT_TYPES.map((type) => ({
-    if: { required: ['type'], properties: { type: { const: type } } },
-    then: { properties: { payload: payloadSchemas[type] } },
-  })),
-};
+import { threadParams, type RouteContext } from '../route-context.ts';
 
 const waitQuery = {
   type: 'object',
@@ -31,11 +18,12 @@ const waitQuery = {
 export function intentRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post<{ Params: { threadId: string }; Querystring: { wait?: string }; Body: Submission }>(
     '/v1/threads/:threadId/intents',
-    { schema: { params: threadParams, querystring: waitQuery, body: bodySchema } },
+    { schema: { params: threadParams, querystring: waitQuery, body: submissionSchema } },
     async (request, reply) => {
       if (ctx.state() !== 'ready') return sendError(reply, 'ERR_SHUTTING_DOWN', 'the service is not accepting intents');
       const { threadId } = request.params;
       const wait = request.query.wait === 'true' || request.query.wait === '1';
+      if (ctx.jetstream) return viaJetStream(ctx.jetstream, threadId, request.body, wait, reply);
       const result = ctx.dispatcher.submit(threadId, request.body);
       switch (result.kind) {
         case 'refused': {
@@ -64,10 +52,44 @@ export function intentRoutes(app: FastifyInstance, ctx: RouteContext): void {
     '/v1/intents/:intentId',
     { schema: { params: { type: 'object', required: ['intentId'], properties: { intentId: { type: 'string', pattern: INTENT_ID_PATTERN } } } } },
     async (request, reply) => {
-      const record: IntentRecord | undefined = ctx.records.get(request.params.intentId);
+      const { intentId } = request.params;
+      let record: IntentRecord | StoredIntent | undefined;
+      try {
+        record = ctx.jetstream ? await ctx.jetstream.get(intentId) : ctx.records.get(intentId);
+      } catch (error) {
+        if (error instanceof JetStreamError) return sendError(reply, 'ERR_JETSTREAM', error.message);
+        throw error;
+      }
       if (record === undefined) return sendError(reply, 'ERR_INTENT_NOT_FOUND', `no intent ${request.params.intentId} (never submitted, or its record has expired)`);
       return record;
     },
   );
 }
 
+
+/**
+ * JetStream mode: the intent is published to its partition and runs on whichever instance owns it.
+ * 202 means it is stored in the stream; `?wait=true` follows its record until it settles.
+ */
+async function viaJetStream(jetstream: JetStreamMode, threadId: string, body: Submission, wait: boolean, reply: FastifyReply): Promise<FastifyReply> {
+  let result;
+  try {
+    result = await jetstream.publish({ threadId, ...body });
+  } catch (error) {
+    if (!(error instanceof JetStreamError)) throw error;
+    reply.header('Retry-After', '1');
+    return sendError(reply, 'ERR_JETSTREAM', error.message);
+  }
+  const { record } = result;
+  if (result.kind === 'conflict') {
+    return sendError(reply, 'ERR_INTENT_CONFLICT', `intentId ${record.intentId} was already used for ${record.type} on thread ${record.threadId}`);
+  }
+  if (wait) {
+    const gone = new AbortController();
+    reply.raw.once('close', () => gone.abort());
+    const settled = await jetstream.whenSettled(record.intentId, gone.signal).catch(() => undefined);
+    return reply.code(200).send(settled ?? record);
+  }
+  if (result.kind === 'duplicate') return reply.code(200).send(record);
+  return reply.code(202).send({ intentId: record.intentId, threadId, partition: record.partition, status: record.status });
+}

@@ -34,6 +34,8 @@ export function operationRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const state = ctx.state();
     let status: string = state;
     if (state === 'ready' && shards.some((s) => s.state !== 'ready')) status = 'degraded';
-    return reply.code(status === 'ready' ? 200 : 503).send({ status, shards });
+    const jetstream = ctx.jetstream && { connected: ctx.jetstream.connected, partitions: ctx.jetstream.owned() };
+    if (status === 'ready' && jetstream && !jetstream.connected) status = 'degraded';
+    return reply.code(status === 'ready' ? 200 : 503).send({ status, shards, ...(jetstream ? { jetstream } : {}) });
   });
 }

@@ -11,8 +11,15 @@ export function threadRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const { state, restarts, restartsByReason } = ctx.pool.stats().shards[shard]!;
     const { queued, running } = ctx.dispatcher.activity(threadId);
     const view = await ctx.dispatcher.describe(threadId);
+    // JetStream mode: the session lives on the instance that owns the thread's partition.
+    const placement = ctx.jetstream && {
+      partition: ctx.jetstream.partitionOf(threadId),
+      owner: (await ctx.jetstream.ownerOf(threadId).catch(() => undefined)) ?? null,
+      instance: ctx.jetstream.settings.instanceId,
+    };
     return {
       threadId,
+      ...placement,
       shard,
       queued,
       running: running[0] ?? null,

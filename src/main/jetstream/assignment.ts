@@ -1,0 +1,50 @@
+/**
+ * Which live instance should own each partition. Every instance computes this from the same sorted
+ * member list, so they agree without talking; leases (leases.ts) make the handover safe even while
+ * their views briefly differ.
+ *
+ * Rendezvous hashing ranks the members for each partition, and a quota keeps the split even: each
+ * member owns floor(P/n) or ceil(P/n) partitions. A member joining or leaving moves few partitions,
+ * because most keep their top-ranked member.
+ */
+import { fnv1a32 } from '../routing.ts';
+
+/** partition -> member, for partitions 0..partitions-1. Empty members give an empty map. */
+export function assignPartitions(partitions: number, members: readonly string[]): Map<number, string> {
+  const owners = new Map<number, string>();
+  const sorted = [...new Set(members)].sort();
+  if (sorted.length === 0) return owners;
+  const base = Math.floor(partitions / sorted.length);
+  let extra = partitions % sorted.length;
+  const load = new Map(sorted.map((member) => [member, 0]));
+  for (let p = 0; p < partitions; p++) {
+    const ranked = sorted
+      .map((member) => ({ member, score: fnv1a32(`${member}/${p}`) }))
+      .sort((a, b) => b.score - a.score || (a.member < b.member ? -1 : 1));
+    for (const { member } of ranked) {
+      const held = load.get(member)!;
+      if (held < base || (held === base && extra > 0)) {
+        if (held === base) extra--;
+        load.set(member, held + 1);
+        owners.set(p, member);
+        break;
+      }
+    }
+  }
+  return owners;
+}
+
+/** Parses `--partitions` ("0-7", "0,3,8-11") into a sorted list, checked against the partition count. */
+export function parsePartitionList(text: string, partitions: number): number[] | string {
+  const chosen = new Set<number>();
+  for (const part of text.split(',')) {
+    const match = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    if (!match) return `"${part}" is not N or N-M`;
+    const from = Number(match[1]);
+    const to = match[2] === undefined ? from : Number(match[2]);
+    if (from > to) return `"${part}" runs backwards`;
+    if (to >= partitions) return `partition ${to} is out of range 0-${partitions - 1}`;
+    for (let p = from; p <= to; p++) chosen.add(p);
+  }
+  return [...chosen].sort((a, b) => a - b);
+}

@@ -1,0 +1,105 @@
+/**
+ * Intent status and results in a JetStream KV bucket, readable from every instance. Each record is
+ * written by one party at a time: the front creates it `queued` (create fails if the intentId was
+ * used), then only the partition's lease holder writes `running` and the settled outcome. Records
+ * expire `retentionMs` after their last write (the bucket's TTL).
+ *
+ * The settled record doubles as the completed-intent record: a replayed intent whose record is
+ * settled is acknowledged without running again.
+ */
+import type { JetStreamClient, KV } from 'nats';
+import type { IntentType } from '../../shared/intents.ts';
+import type { IntentStatus } from '../service/records.ts';
+import { isWrongRevision, jetStreamCall } from './nats-errors.ts';
+import type { Topology } from './topology.ts';
+
+/** What `GET /v1/intents/:id` answers in JetStream mode. */
+export interface StoredIntent {
+  intentId: string;
+  threadId: string;
+  type: IntentType;
+  partition: number;
+  status: IntentStatus;
+  submittedAt: string;
+  /** 0 while queued; then which run of the intent this is (ctx.attempt). */
+  attempt: number;
+  /** The instance that ran (or runs) it, and its shard there. */
+  instance?: string;
+  shard?: number;
+  startedAt?: string;
+  settledAt?: string;
+  result?: unknown;
+  error?: { code: string; message: string };
+}
+
+const encoder = new TextEncoder();
+
+export function isFinal(status: IntentStatus): boolean {
+  return status !== 'queued' && status !== 'running';
+}
+
+/** KV keys allow [-/_=.A-Za-z0-9] with no empty tokens; intentIds may hold ':' and any dots. */
+export function storeKey(intentId: string): string {
+  return intentId.replace(/[.:=]/g, (c) => `=${c.charCodeAt(0).toString(16)}`);
+}
+
+export class IntentStore {
+  readonly #kv: KV;
+
+  private constructor(kv: KV) {
+    this.#kv = kv;
+  }
+
+  /** Opens (creating if needed) the bucket, keeping records for `retentionMs` after their last write. */
+  static async open(js: JetStreamClient, topo: Topology, retentionMs: number): Promise<IntentStore> {
+    const kv = await jetStreamCall('intent bucket', () => js.views.kv(topo.intentBucket, { history: 1, ttl: retentionMs }));
+    return new IntentStore(kv);
+  }
+
+  async get(intentId: string): Promise<StoredIntent | undefined> {
+    const entry = await jetStreamCall('intent read', () => this.#kv.get(storeKey(intentId)));
+    if (entry === null || entry.operation !== 'PUT') return undefined;
+    return entry.json<StoredIntent>();
+  }
+
+  /** Writes a new record; returns the existing one instead if the intentId is taken. */
+  async create(record: StoredIntent): Promise<{ created: true } | { created: false; existing: StoredIntent | undefined }> {
+    try {
+      await jetStreamCall('intent create', () => this.#kv.create(storeKey(record.intentId), encoder.encode(JSON.stringify(record))));
+      return { created: true };
+    } catch (error) {
+      if (!isWrongRevision(error)) throw error;
+      return { created: false, existing: await this.get(record.intentId) };
+    }
+  }
+
+  async put(record: StoredIntent): Promise<void> {
+    await jetStreamCall('intent write', () => this.#kv.put(storeKey(record.intentId), encoder.encode(JSON.stringify(record))));
+  }
+
+  /** Forgets a record whose intent was never accepted (its publish failed). */
+  async remove(intentId: string): Promise<void> {
+    await jetStreamCall('intent delete', () => this.#kv.delete(storeKey(intentId)));
+  }
+
+  /**
+   * Resolves with the record once it is settled, wherever it runs; at once if it already is.
+   * Resolves undefined if the record disappears (expired) or `signal` fires first.
+   */
+  async whenSettled(intentId: string, signal: AbortSignal): Promise<StoredIntent | undefined> {
+    const watch = await jetStreamCall('intent watch', () => this.#kv.watch({ key: storeKey(intentId) }));
+    const stop = (): void => watch.stop();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      for await (const entry of watch) {
+        if (entry.operation !== 'PUT') return undefined;
+        const record = entry.json<StoredIntent>();
+        if (isFinal(record.status)) return record;
+      }
+      return undefined;
+    } finally {
+      signal.removeEventListener('abort', stop);
+      watch.stop();
+    }
+  }
+}

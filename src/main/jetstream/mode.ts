@@ -1,0 +1,145 @@
+/**
+ * The service's JetStream mode (`lanepool serve --nats URL`): the HTTP front publishes intents to a
+ * partitioned stream, and this instance consumes the partitions it holds leases for, running their
+ * intents through its own pool as the in-memory mode does. See topology.ts for what lives on the
+ * server, coordinator.ts for ownership and partition.ts for the life of one intent.
+ */
+import { hostname } from 'node:os';
+import { connect, type JetStreamClient, type NatsConnection } from 'nats';
+import type { Dispatcher } from '../service/dispatcher.ts';
+import { Coordinator } from './coordinator.ts';
+import { IntentStore, type StoredIntent } from './intent-store.ts';
+import { Leases } from './leases.ts';
+import { jetStreamCall } from './nats-errors.ts';
+import type { PartitionCounters, PartitionLog } from './partition.ts';
+import { publishWith, type IntentMessage, type PublishResult } from './publisher.ts';
+import { ensureStream, partitionOf, topology, type Topology } from './topology.ts';
+
+export interface JetStreamSettings {
+  url: string;
+  stream: string;
+  partitions: number;
+  /** `--partitions`: consume exactly these; undefined shares the partitions among live instances. */
+  fixed: number[] | undefined;
+  instanceId: string;
+  leaseTtlMs: number;
+  ackWaitMs: number;
+  maxAckPending: number;
+  handoffTimeoutMs: number;
+  /** How long intent records (status, results, the completed-intent check) are kept. */
+  retentionMs: number;
+}
+
+export interface JetStreamParts {
+  dispatcher: Dispatcher;
+  shardOf(threadId: string): number;
+  log: PartitionLog & { error(data: object, message: string): void };
+}
+
+/** A default instance id: host, pid and a random suffix, as a KV-key-safe token. */
+export function defaultInstanceId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40) || 'host';
+  return `${host}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+export class JetStreamMode {
+  readonly settings: JetStreamSettings;
+  /** Shared with every partition, which counts into it. */
+  readonly counters: PartitionCounters;
+  readonly #nc: NatsConnection;
+  readonly #topo: Topology;
+  readonly #store: IntentStore;
+  readonly #leases: Leases;
+  readonly #coordinator: Coordinator;
+  /** Fires at stop, ending every `whenSettled` wait. */
+  readonly #stopping = new AbortController();
+
+  private constructor(settings: JetStreamSettings, nc: NatsConnection, topo: Topology, store: IntentStore, leases: Leases, coordinator: Coordinator, counters: PartitionCounters) {
+    this.settings = settings;
+    this.counters = counters;
+    this.#nc = nc;
+    this.#topo = topo;
+    this.#store = store;
+    this.#leases = leases;
+    this.#coordinator = coordinator;
+  }
+
+  /** Connects, creates the stream and buckets if needed, and starts taking partitions. */
+  static async start(settings: JetStreamSettings, parts: JetStreamParts): Promise<JetStreamMode> {
+    const topo = topology(settings.stream, settings.partitions);
+    const nc = await jetStreamCall('connect', () => connect({
+      servers: settings.url, name: `lanepool ${settings.instanceId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250,
+    }));
+    try {
+      const jsm = await jetStreamCall('connect', () => nc.jetstreamManager());
+      const js: JetStreamClient = nc.jetstream();
+      await ensureStream(jsm, topo);
+      const store = await IntentStore.open(js, topo, settings.retentionMs);
+      const leases = await Leases.open(js, topo, settings.leaseTtlMs, settings.instanceId);
+      const counters: PartitionCounters = { skipped: 0, rerun: 0, poison: 0 };
+      const coordinator = new Coordinator({
+        leases,
+        partitions: topo.partitions,
+        fixed: settings.fixed,
+        leaseTtlMs: settings.leaseTtlMs,
+        handoffTimeoutMs: settings.handoffTimeoutMs,
+        log: parts.log,
+        deps: {
+          js, jsm, topo, store, counters, log: parts.log,
+          settings: { ackWaitMs: settings.ackWaitMs, maxAckPending: settings.maxAckPending },
+          dispatcher: parts.dispatcher,
+          instance: settings.instanceId,
+          shardOf: parts.shardOf,
+        },
+      });
+      await coordinator.ready();
+      return new JetStreamMode(settings, nc, topo, store, leases, coordinator, counters);
+    } catch (error) {
+      await nc.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Publishes an intent for any thread, whoever owns its partition. */
+  publish(intent: IntentMessage): Promise<PublishResult> {
+    return publishWith(this.#nc, this.#topo, this.#store, intent);
+  }
+
+  get(intentId: string): Promise<StoredIntent | undefined> {
+    return this.#store.get(intentId);
+  }
+
+  whenSettled(intentId: string, signal: AbortSignal): Promise<StoredIntent | undefined> {
+    return this.#store.whenSettled(intentId, AbortSignal.any([signal, this.#stopping.signal]));
+  }
+
+  partitionOf(threadId: string): number {
+    return partitionOf(this.#topo, threadId);
+  }
+
+  /** The instance holding the lease of `threadId`'s partition, if any. */
+  ownerOf(threadId: string): Promise<string | undefined> {
+    return this.#leases.owner(this.partitionOf(threadId));
+  }
+
+  /** Partitions consumed here right now. */
+  owned(): number[] {
+    return this.#coordinator.owned();
+  }
+
+  /** Unacknowledged intents held by this instance. */
+  inflight(): number {
+    return this.#coordinator.inflight();
+  }
+
+  get connected(): boolean {
+    return !this.#nc.isClosed() && this.#nc.info !== undefined;
+  }
+
+  /** Hands every partition over (draining each for up to `graceMs`) and closes the connection. */
+  async stop(graceMs: number): Promise<void> {
+    await this.#coordinator.stop(graceMs);
+    this.#stopping.abort();
+    await this.#nc.drain().catch(() => {});
+  }
+}

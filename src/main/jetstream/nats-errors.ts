@@ -1,0 +1,18 @@
+/** Every call to the NATS server goes through here, so its failures surface as one typed error. */
+import { JetStreamError } from '../../shared/errors.ts';
+
+/** Runs a NATS request; a failure becomes a `JetStreamError` naming the operation. */
+export async function jetStreamCall<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof JetStreamError) throw error;
+    throw new JetStreamError({ operation, detail: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+/** True for the error a compare-and-set KV write gets when someone else wrote first. */
+export function isWrongRevision(error: unknown): boolean {
+  const text = error instanceof Error ? error.message : String(error);
+  return /wrong last sequence|key exists|wrong last msg/i.test(text);
+}

@@ -1,0 +1,128 @@
+/**
+ * Publishing an intent into the JetStream mode's stream: what the HTTP front does for every
+ * `POST /v1/threads/:threadId/intents`, exported for programs that publish directly.
+ *
+ * @example
+ * import { connect } from 'nats';
+ * import { intentPublisher } from 'lanepool';
+ * const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
+ * const publish = await intentPublisher(nc);
+ * const { record } = await publish({ threadId: 'thread-42', type: 'thread.turn.start', payload: { input: 'hi' } });
+ */
+import { randomUUID } from 'node:crypto';
+import { Ajv } from 'ajv';
+import type { NatsConnection } from 'nats';
+import { ConfigError, InvalidIntentError, JetStreamError } from '../../shared/errors.ts';
+import { THREAD_ID_PATTERN, submissionSchema, type Intent, type IntentType } from '../../shared/intents.ts';
+import { IntentStore, type StoredIntent } from './intent-store.ts';
+import { jetStreamCall } from './nats-errors.ts';
+import { partitionOf, subjectOf, topology, type Topology } from './topology.ts';
+
+/** An intent to publish; `intentId` makes the publish idempotent (a fresh UUID if absent). */
+export interface IntentMessage {
+  threadId: string;
+  type: IntentType;
+  payload: Intent['payload'];
+  intentId?: string;
+}
+
+/** What travels in the stream. */
+export interface StreamedIntent {
+  intentId: string;
+  threadId: string;
+  type: IntentType;
+  payload: Intent['payload'];
+}
+
+export type PublishResult =
+  /** Stored in the stream; it will run exactly once unless its instance dies while running it. */
+  | { kind: 'accepted'; record: StoredIntent }
+  /** The intentId was already accepted for the same thread and type: nothing new was published. */
+  | { kind: 'duplicate'; record: StoredIntent }
+  /** The intentId was already used for another thread or type. */
+  | { kind: 'conflict'; record: StoredIntent };
+
+export interface IntentPublisherOptions {
+  /** The `--nats-stream` name the service instances use. @default 'LANEPOOL' */
+  stream?: string;
+  /** How long intent records are kept; must match the service's `--records-max-age-ms`. @default 600000 */
+  retentionMs?: number;
+}
+
+export type PublishIntent = (intent: IntentMessage) => Promise<PublishResult>;
+
+const THREAD_ID = new RegExp(THREAD_ID_PATTERN);
+const validateSubmission = new Ajv({ allErrors: false, coerceTypes: false, strict: false }).compile(submissionSchema);
+/** The server drops a repeated Nats-Msg-Id only within its duplicate window (2 minutes). */
+const REPUBLISH_WITHIN_MS = 60_000;
+
+/**
+ * Binds to a running deployment's stream (which a service instance creates) and returns a publish
+ * function. The partition count is read from the stream, so it always matches the instances'.
+ * @throws JetStreamError if the stream does not exist or the server is unreachable.
+ */
+export async function intentPublisher(nc: NatsConnection, options: IntentPublisherOptions = {}): Promise<PublishIntent> {
+  const stream = options.stream ?? 'LANEPOOL';
+  const jsm = await jetStreamCall('connect', () => nc.jetstreamManager());
+  const info = await jetStreamCall('stream info', () => jsm.streams.info(stream));
+  const partitions = Number(/partitions=(\d+)/.exec(info.config.description ?? '')?.[1]);
+  if (!Number.isInteger(partitions) || partitions < 1) {
+    throw new ConfigError({ detail: `stream ${stream} was not made by lanepool (description ${JSON.stringify(info.config.description ?? '')})` });
+  }
+  const topo = topology(stream, partitions);
+  const store = await IntentStore.open(nc.jetstream(), topo, options.retentionMs ?? 600_000);
+  return (intent) => publishWith(nc, topo, store, intent);
+}
+
+/** Validates, records `queued`, then publishes with `Nats-Msg-Id` = intentId. Used by the HTTP front too. */
+export async function publishWith(nc: NatsConnection, topo: Topology, store: IntentStore, intent: IntentMessage): Promise<PublishResult> {
+  checkIntent(intent);
+  const intentId = intent.intentId ?? randomUUID();
+  const partition = partitionOf(topo, intent.threadId);
+  const record: StoredIntent = {
+    intentId, threadId: intent.threadId, type: intent.type, partition, status: 'queued', submittedAt: new Date().toISOString(), attempt: 0,
+  };
+  const created = await store.create(record);
+  if (!created.created) {
+    const existing = created.existing;
+    // The record vanished between the two calls (it expired): treat the id as new again.
+    if (existing === undefined) return publishWith(nc, topo, store, { ...intent, intentId });
+    if (existing.threadId !== intent.threadId || existing.type !== intent.type) return { kind: 'conflict', record: existing };
+    // A queued record whose publish may have been lost (the publisher died between the two steps):
+    // publish again while the server can still drop it as a duplicate if the first one did land.
+    if (existing.status === 'queued' && Date.now() - Date.parse(existing.submittedAt) < REPUBLISH_WITHIN_MS) {
+      await publishMessage(nc, topo, { ...intent, intentId }, partition);
+    }
+    return { kind: 'duplicate', record: existing };
+  }
+  try {
+    await publishMessage(nc, topo, { ...intent, intentId }, partition);
+  } catch (error) {
+    // Not accepted: forget the record so a retry with the same intentId is a fresh submission.
+    await store.remove(intentId).catch(() => {});
+    throw error;
+  }
+  return { kind: 'accepted', record };
+}
+
+async function publishMessage(nc: NatsConnection, topo: Topology, intent: IntentMessage & { intentId: string }, partition: number): Promise<void> {
+  const body: StreamedIntent = { intentId: intent.intentId, threadId: intent.threadId, type: intent.type, payload: intent.payload };
+  const ack = await jetStreamCall('publish', () => nc.jetstream().publish(subjectOf(topo, partition), JSON.stringify(body), {
+    msgID: intent.intentId,
+    expect: { streamName: topo.stream },
+  }));
+  if (ack.stream !== topo.stream) throw new JetStreamError({ operation: 'publish', detail: `stored in stream ${ack.stream}, not ${topo.stream}` });
+}
+
+/** The same rules as the HTTP route, so a direct publisher cannot put what the service would refuse. */
+export function checkIntent(intent: unknown): asserts intent is IntentMessage {
+  if (intent === null || typeof intent !== 'object') throw new InvalidIntentError({ detail: 'expected an object { threadId, type, payload, intentId? }' });
+  const { threadId, ...submission } = intent as Record<string, unknown>;
+  if (typeof threadId !== 'string' || !THREAD_ID.test(threadId)) {
+    throw new InvalidIntentError({ detail: `threadId must match ${THREAD_ID_PATTERN}, got ${JSON.stringify(threadId)}` });
+  }
+  if (!validateSubmission(submission)) {
+    const [error] = validateSubmission.errors ?? [];
+    throw new InvalidIntentError({ detail: `${error?.instancePath || '/'} ${error?.message ?? 'is invalid'}` });
+  }
+}
