@@ -1,7 +1,7 @@
 /**
  * Decides which partitions this instance consumes, and keeps their leases.
  *
- * Every tick (a quarter of the lease TTL), one after another, never overlapping:
+ * Every tick (a quarter of the lease TTL, at most a second), one after another, never overlapping:
  *   1. renew membership (dynamic mode) and every held lease; a lease that cannot be renewed in time
  *      is given up at once (its tasks cancelled, unacknowledged), before the server can expire it
  *      and hand it to someone else;
@@ -52,8 +52,9 @@ export class Coordinator {
     this.#firstTick = this.#schedule(0);
   }
 
+  /** Often enough to renew well within the TTL, and at least every second so joins and handovers are prompt. */
   get tickMs(): number {
-    return Math.max(50, Math.floor(this.#o.leaseTtlMs / 4));
+    return Math.max(50, Math.min(1000, Math.floor(this.#o.leaseTtlMs / 4)));
   }
 
   /** Resolves after the first tick (membership announced, free partitions taken). */

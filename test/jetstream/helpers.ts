@@ -1,0 +1,33 @@
+/** JetStream-mode test set-up: one real nats-server per test file, services on ephemeral ports. */
+import { startNatsServer, type NatsServer } from '../../scripts/jetstream/nats-server.ts';
+import type { Service } from '../../src/main/service/server.ts';
+import type { ServiceConfig } from '../../src/main/service/config.ts';
+import { http, startTestService } from '../service/helpers.ts';
+
+export { startNatsServer, type NatsServer };
+
+let streams = 0;
+
+/** A stream name of its own per test, so tests sharing a server do not see each other's partitions. */
+export function freshStream(): string {
+  return `T${process.pid}_${++streams}`;
+}
+
+export function startNatsService(nats: NatsServer, stream: string, instanceId: string, overrides: Partial<ServiceConfig> = {}): Promise<Service> {
+  return startTestService({ nats: nats.url, natsStream: stream, instanceId, leaseTtlMs: 1000, ...overrides });
+}
+
+/** The partitions the instance consumes, from GET /readyz. */
+export async function ownedBy(service: Service): Promise<number[]> {
+  const reply = await http(service, 'GET', '/readyz');
+  return reply.body.jetstream.partitions as number[];
+}
+
+/** Polls `check` until it returns true; generous, only to detect a hang. */
+export async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
