@@ -23,7 +23,8 @@ export interface Instance {
 /** Starts `lanepool serve` with `flags` (e.g. ['--nats', url]) on a free loopback port. */
 export async function startInstance(id: string, flags: string[], env: NodeJS.ProcessEnv = {}): Promise<Instance> {
   const named = flags.includes('--nats') ? ['--instance-id', id] : [];
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...named, '--log-level', 'info', ...flags], {
+  // Last, so it wins: readiness is read from the info-level "listening" line.
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...named, ...flags, '--log-level', 'info'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });

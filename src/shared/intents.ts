@@ -48,7 +48,14 @@ export interface DescribeThread {
   type: 'lanepool.thread.describe';
 }
 
-export type ReactorTask = Intent | DescribeThread;
+/**
+ * An intent whose start must be recorded before the provider sees it (JetStream mode): the reactor
+ * waits until the main thread stores 1 in `startGate[0]`, after the intent's running record is
+ * written, so a rerun after a crash always knows the first run began (ctx.attempt is then 2).
+ */
+export type GatedIntent = Intent & { startGate?: SharedArrayBuffer };
+
+export type ReactorTask = GatedIntent | DescribeThread;
 
 /** Session state as the owning worker sees it. */
 export interface SessionView {

@@ -37,6 +37,7 @@ export const init: HandlerInit<ReactorData> = async (data, { shard }) => {
 const reactor: Handler<ReactorTask, unknown> = async (task, { key, signal, attempt }) => {
   if (task.type === 'lanepool.thread.describe') return describe(key);
   try {
+    if (task.startGate) await gateOpened(new Int32Array(task.startGate), signal);
     return await run(task, key, { signal, intentId: task.intentId, attempt });
   } finally {
     prune(key);
@@ -137,6 +138,15 @@ function ensureThread(key: string): ThreadState {
     threads.set(key, thread);
   }
   return thread;
+}
+
+/** Waits until the main thread has recorded the start (see GatedIntent), or the intent is cancelled. */
+async function gateOpened(gate: Int32Array, signal: AbortSignal): Promise<void> {
+  while (Atomics.load(gate, 0) === 0) {
+    signal.throwIfAborted();
+    const wait = Atomics.waitAsync(gate, 0, 0, 100);
+    if (wait.async) await wait.value;
+  }
 }
 
 /** Keeps `threads` bounded by real state: a thread with nothing worth remembering is dropped. */

@@ -16,19 +16,21 @@ export function assignPartitions(partitions: number, members: readonly string[])
   if (sorted.length === 0) return owners;
   const base = Math.floor(partitions / sorted.length);
   let extra = partitions % sorted.length;
-  const load = new Map(sorted.map((member) => [member, 0]));
+  // Best pairs first across all partitions: a partition keeps its top-ranked member unless that
+  // member is already full, so a member leaving moves little beyond its own partitions.
+  const pairs: { p: number; member: string; score: number }[] = [];
   for (let p = 0; p < partitions; p++) {
-    const ranked = sorted
-      .map((member) => ({ member, score: fnv1a32(`${member}/${p}`) }))
-      .sort((a, b) => b.score - a.score || (a.member < b.member ? -1 : 1));
-    for (const { member } of ranked) {
-      const held = load.get(member)!;
-      if (held < base || (held === base && extra > 0)) {
-        if (held === base) extra--;
-        load.set(member, held + 1);
-        owners.set(p, member);
-        break;
-      }
+    for (const member of sorted) pairs.push({ p, member, score: fnv1a32(`${member}/${p}`) });
+  }
+  pairs.sort((a, b) => b.score - a.score || a.p - b.p || (a.member < b.member ? -1 : 1));
+  const load = new Map(sorted.map((member) => [member, 0]));
+  for (const { p, member } of pairs) {
+    if (owners.has(p)) continue;
+    const held = load.get(member)!;
+    if (held < base || (held === base && extra > 0)) {
+      if (held === base) extra--;
+      load.set(member, held + 1);
+      owners.set(p, member);
     }
   }
   return owners;

@@ -50,9 +50,13 @@ export class IntentStore {
     this.#kv = kv;
   }
 
-  /** Opens (creating if needed) the bucket, keeping records for `retentionMs` after their last write. */
-  static async open(js: JetStreamClient, topo: Topology, retentionMs: number): Promise<IntentStore> {
-    const kv = await jetStreamCall('intent bucket', () => js.views.kv(topo.intentBucket, { history: 1, ttl: retentionMs }));
+  /**
+   * Opens the bucket: a service instance creates it if needed, keeping records for `retentionMs`
+   * after their last write; a publisher (`retentionMs` undefined) binds to the existing one.
+   */
+  static async open(js: JetStreamClient, topo: Topology, retentionMs: number | undefined): Promise<IntentStore> {
+    const options = retentionMs === undefined ? { bindOnly: true } : { history: 1, ttl: retentionMs };
+    const kv = await jetStreamCall('intent bucket', () => js.views.kv(topo.intentBucket, options));
     return new IntentStore(kv);
   }
 

@@ -58,6 +58,9 @@ interface InFlight {
   msg: JsMsg;
   readonly body: StreamedIntent & { submittedAt?: string };
   readonly attempt: number;
+  /** Cancels this intent without settling it, leaving it unacknowledged for the next owner. */
+  readonly handOff: AbortController;
+  started: boolean;
   /** Writes of this intent's record, one after another, so `settled` never lands before `running`. */
   writes: Promise<void>;
 }
@@ -74,7 +77,7 @@ export class OwnedPartition {
   readonly p: number;
   readonly #deps: PartitionDeps;
   #state: State = 'starting';
-  /** Fires when the partition is given up: tasks still running are cancelled and left for the next owner. */
+  /** Fires once the partition is given up; record writes of unsettled intents stop retrying. */
   readonly #abort = new AbortController();
   #messages: ConsumerMessages | undefined;
   #working: NodeJS.Timeout | undefined;
@@ -121,10 +124,14 @@ export class OwnedPartition {
     this.#state = 'releasing';
     this.#messages?.stop();
     this.#pipeline.length = 0;
+    // Intents still queued in their lanes cost nothing to hand over: the next owner runs them as
+    // first attempts. Only running ones are worth waiting for (up to timeoutMs), to avoid a rerun.
+    for (const item of this.#inflight.values()) if (!item.started) item.handOff.abort();
     if (this.#inflight.size > 0 && timeoutMs > 0) {
       await Promise.race([this.#whenEmpty(), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
     }
     this.#abort.abort(new Error('partition handed over'));
+    for (const item of this.#inflight.values()) item.handOff.abort();
     await this.#whenEmpty();
     clearInterval(this.#working);
     this.#state = 'stopped';
@@ -183,15 +190,18 @@ export class OwnedPartition {
     }
     const attempt = stored?.status === 'running' ? stored.attempt + 1 : 1;
     if (attempt > 1) this.#deps.counters.rerun++;
-    const item: InFlight = { msg, body, attempt, writes: Promise.resolve() };
+    const item: InFlight = { msg, body, attempt, handOff: new AbortController(), started: false, writes: Promise.resolve() };
     this.#inflight.set(body.intentId, item);
     const result = this.#deps.dispatcher.submit(body.threadId, { type: body.type, payload: body.payload, intentId: body.intentId }, {
       attempt,
-      signal: this.#abort.signal,
-      onStart: (record) => this.#write(item, record),
+      signal: item.handOff.signal,
+      onStart: (record) => {
+        item.started = true;
+        return this.#write(item, record);
+      },
       keep: (_record, outcome) => {
-        if (!(this.#abort.signal.aborted && outcome.status === 'cancelled')) return true;
-        // Cancelled because the partition was given up: unacknowledged, so the next owner runs it.
+        if (!(item.handOff.signal.aborted && outcome.status === 'cancelled')) return true;
+        // Cancelled because the partition was handed over: unacknowledged, so the next owner runs it.
         this.#drop(item);
         return false;
       },

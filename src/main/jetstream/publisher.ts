@@ -45,8 +45,6 @@ export type PublishResult =
 export interface IntentPublisherOptions {
   /** The `--nats-stream` name the service instances use. @default 'LANEPOOL' */
   stream?: string;
-  /** How long intent records are kept; must match the service's `--records-max-age-ms`. @default 600000 */
-  retentionMs?: number;
 }
 
 export type PublishIntent = (intent: IntentMessage) => Promise<PublishResult>;
@@ -57,8 +55,8 @@ const validateSubmission = new Ajv({ allErrors: false, coerceTypes: false, stric
 const REPUBLISH_WITHIN_MS = 60_000;
 
 /**
- * Binds to a running deployment's stream (which a service instance creates) and returns a publish
- * function. The partition count is read from the stream, so it always matches the instances'.
+ * Binds to a running deployment's stream and intent bucket (a service instance creates both) and
+ * returns a publish function. The partition count is read from the stream, so it always matches the instances'.
  * @throws JetStreamError if the stream does not exist or the server is unreachable.
  */
 export async function intentPublisher(nc: NatsConnection, options: IntentPublisherOptions = {}): Promise<PublishIntent> {
@@ -70,7 +68,7 @@ export async function intentPublisher(nc: NatsConnection, options: IntentPublish
     throw new ConfigError({ detail: `stream ${stream} was not made by lanepool (description ${JSON.stringify(info.config.description ?? '')})` });
   }
   const topo = topology(stream, partitions);
-  const store = await IntentStore.open(nc.jetstream(), topo, options.retentionMs ?? 600_000);
+  const store = await IntentStore.open(nc.jetstream(), topo, undefined);
   return (intent) => publishWith(nc, topo, store, intent);
 }
 

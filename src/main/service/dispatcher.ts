@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LanePool } from '../pool.ts';
-import { CONTROL_INTENTS, type Intent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/intents.ts';
+import { CONTROL_INTENTS, type GatedIntent, type Intent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/intents.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import type { IntentRecord, IntentRecords, IntentStatus } from './records.ts';
 import type { ThreadEvents } from './thread-events.ts';
@@ -24,8 +24,11 @@ export interface RunHooks {
   attempt?: number;
   /** Aborting it cancels the intent, like `pool.run`'s signal. */
   signal?: AbortSignal;
-  /** The intent has started running; its record says so. */
-  onStart?(record: IntentRecord): void;
+  /**
+   * The intent has started running; its record says so. If this returns a promise, the provider is
+   * not called until it resolves (it records the start elsewhere first).
+   */
+  onStart?(record: IntentRecord): void | Promise<void>;
   /**
    * Sees the outcome before it is recorded. Returning false forgets the intent instead: no record,
    * event or metric, because it will run again elsewhere (its partition was handed over).
@@ -91,10 +94,18 @@ export class Dispatcher {
     this.#track(record);
     if (type === 'thread.session.stop') this.#pool.cancel(threadId, 'session stop requested');
     const started = performance.now();
-    const intent = { type, payload, intentId } as Intent;
+    const intent = { type, payload, intentId } as GatedIntent;
+    const gate = hooks.onStart ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
+    if (gate) intent.startGate = gate.buffer as SharedArrayBuffer;
     const onStart = (): void => {
       this.#records.markRunning(record);
-      hooks.onStart?.(record);
+      if (!hooks.onStart || !gate) return;
+      const open = (): void => {
+        Atomics.store(gate, 0, 1);
+        Atomics.notify(gate, 0);
+      };
+      // A failed hook still opens the gate: the intent runs; the hook reports its own failure.
+      Promise.resolve().then(() => hooks.onStart!(record)).then(open, open);
     };
     this.#pool
       .run(threadId, intent, { priority: control ? 'control' : 'normal', onStart, attempt: hooks.attempt, signal: hooks.signal })
