@@ -27,6 +27,8 @@ describe('JetStream mode: one service, several instances', () => {
     const stream = freshStream();
     const a = await start(stream, 'a');
     const b = await start(stream, 'b');
+    // Settle the split first: a partition moving between turns would start a new session (cursor 1 again).
+    await eventually(async () => (await ownedBy(a)).length === 8 && (await ownedBy(b)).length === 8, 'an 8/8 split');
     const accepted = await submit(a, 'thread-1', { type: 'thread.turn.start', payload: { input: 'hello' } });
     expect(accepted.status).toBe(202);
     expect(accepted.body).toMatchObject({ threadId: 'thread-1', partition: shardFor('thread-1', 16), status: 'queued' });
@@ -113,7 +115,8 @@ describe('JetStream mode: one service, several instances', () => {
     const a = await start(stream, 'a', { natsPartitions: 1, shards: 1 });
     const hung = await submit(a, 'hung', { type: 'thread.turn.start', payload: { input: 'x', simulate: { startHangMs: 'forever' } } });
     const behind = await submit(a, 'hung', { type: 'thread.turn.start', payload: { input: 'queued behind' } });
-    await eventually(async () => (await http(a, 'GET', `/v1/intents/${hung.body.intentId}`)).body.status === 'running', 'the hung start to run');
+    await eventually(async () => (await http(a, 'GET', '/v1/threads/hung')).body.session?.status === 'starting', 'the hung start to reach the provider');
+    expect((await http(a, 'GET', `/v1/intents/${hung.body.intentId}`)).body.status).toBe('running');
     const others = await Promise.all(Array.from({ length: 20 }, (_, i) =>
       submit(a, `healthy-${i}`, { type: 'thread.turn.start', payload: { input: `n${i}` } }, true)));
     expect(others.map((reply) => reply.body.status)).toEqual(new Array(20).fill('completed'));
@@ -124,6 +127,21 @@ describe('JetStream mode: one service, several instances', () => {
     expect(stop.body).toMatchObject({ status: 'completed', result: { stopped: false, wasStarting: true } });
     expect((await http(a, 'GET', `/v1/intents/${hung.body.intentId}`)).body.status).toBe('cancelled');
     expect((await http(a, 'GET', `/v1/intents/${behind.body.intentId}`)).body.status).toBe('cancelled');
+  });
+
+  it('sends in-progress acks, so an intent running past the ack wait is not redelivered', async () => {
+    const stream = freshStream();
+    const a = await start(stream, 'a', { natsPartitions: 1, ackWaitMs: 1000 });
+    const slow = await submit(a, 'slow', { type: 'thread.turn.start', payload: { input: 'x', simulate: { startHangMs: 3500 } } }, true);
+    expect(slow.body).toMatchObject({ status: 'completed', attempt: 1 });
+    const nc = await connect({ servers: nats.url });
+    try {
+      const info = await (await nc.jetstreamManager()).consumers.info(stream, 'p0');
+      expect(info.num_redelivered).toBe(0);
+      expect(info.num_ack_pending).toBe(0);
+    } finally {
+      await nc.close();
+    }
   });
 
   it('refuses to start against a stream made for another partition count', async () => {

@@ -95,11 +95,17 @@ export class Dispatcher {
     if (type === 'thread.session.stop') this.#pool.cancel(threadId, 'session stop requested');
     const started = performance.now();
     const intent = { type, payload, intentId } as GatedIntent;
-    const gate = hooks.onStart ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
+    // Control intents are never held back, not even for their record: stop must get in at once, and
+    // see the state of the start it cancels. They are safe to repeat if a crash cuts them short.
+    const gate = hooks.onStart && !control ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
     if (gate) intent.startGate = gate.buffer as SharedArrayBuffer;
     const onStart = (): void => {
       this.#records.markRunning(record);
-      if (!hooks.onStart || !gate) return;
+      if (!hooks.onStart) return;
+      if (!gate) {
+        void Promise.resolve().then(() => hooks.onStart!(record)).catch(() => {});
+        return;
+      }
       const open = (): void => {
         Atomics.store(gate, 0, 1);
         Atomics.notify(gate, 0);
