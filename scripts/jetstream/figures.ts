@@ -1,0 +1,205 @@
+/**
+ * The three JetStream-mode measurements behind `npm run jetstream`, each on fresh processes: a real
+ * nats-server and `lanepool serve` instances as child processes, driven over real HTTP.
+ */
+import { Agent, request } from 'undici';
+import { shardFor } from '../../src/main/routing.ts';
+import { startInstance, type Instance } from './instances.ts';
+import { startNatsServer, type NatsServer } from './nats-server.ts';
+
+const PARTITIONS = 16;
+const agent = new Agent({ connections: 256, keepAliveTimeout: 10_000 });
+
+interface Deployment {
+  nats: NatsServer | undefined;
+  instances: Instance[];
+  stop(): Promise<void>;
+}
+
+/** `n` instances on one fresh nats-server (`n` = 0: one in-memory instance), ready and balanced. */
+async function deploy(n: number, extra: string[] = []): Promise<Deployment> {
+  const nats = n > 0 ? await startNatsServer() : undefined;
+  const flags = [...(nats ? ['--nats', nats.url, '--lease-ttl-ms', '2000'] : []), '--shards', '1', ...extra];
+  const instances: Instance[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(instances.map((instance) => instance.kill()));
+    await nats?.stop();
+  };
+  try {
+    for (let i = 0; i < Math.max(1, n); i++) instances.push(await startInstance(`i${i}`, flags));
+    if (nats) await waitFor(async () => (await Promise.all(instances.map(owned))).every((list) => list.length >= Math.floor(PARTITIONS / n)), 'an even split');
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { nats, instances, stop };
+}
+
+export async function owned(instance: Instance): Promise<number[]> {
+  const res = await request(`${instance.url}/readyz`, { dispatcher: agent });
+  const body = (await res.body.json()) as { jetstream?: { partitions: number[] } };
+  return body.jetstream?.partitions ?? [];
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+interface Settled {
+  status: string;
+  startedAt?: string;
+  intentId: string;
+}
+
+async function post(instance: Instance, threadId: string, input: string, wait: boolean, intentId?: string): Promise<Settled> {
+  const res = await request(`${instance.url}/v1/threads/${threadId}/intents${wait ? '?wait=true' : ''}`, {
+    method: 'POST',
+    dispatcher: agent,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'thread.turn.start', payload: { input }, ...(intentId ? { intentId } : {}) }),
+  });
+  const body = (await res.body.json()) as Settled;
+  if (res.statusCode >= 300) throw new Error(`POST answered ${res.statusCode}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+async function settledCount(instances: Instance[]): Promise<number> {
+  let total = 0;
+  for (const instance of instances) {
+    const res = await request(`${instance.url}/metrics`, { dispatcher: agent });
+    for (const line of (await res.body.text()).split('\n')) {
+      if (line.startsWith('lanepool_intents_total{')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return total;
+}
+
+export interface Throughput {
+  instances: number;
+  mode: 'memory' | 'jetstream';
+  intents: number;
+  seconds: number;
+  perSecond: number;
+}
+
+/**
+ * Intents per second, from the first POST until every intent has settled (counted from the
+ * instances' own metrics). `concurrency` client loops each take whole threads, so a thread's
+ * intents are submitted one after another and different threads concurrently.
+ */
+export async function throughput(n: number, intents: number, threads: number, concurrency: number): Promise<Throughput> {
+  const deployment = await deploy(n, ['--sim-start-ms', '0', '--sim-send-ms', '0', '--log-level', 'warn']);
+  try {
+    const perThread = Math.ceil(intents / threads);
+    let nextThread = 0;
+    let sent = 0;
+    const started = performance.now();
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      for (let t = nextThread++; t < threads; t = nextThread++) {
+        for (let k = 0; k < perThread && sent < intents; k++, sent++) {
+          await post(deployment.instances[sent % deployment.instances.length]!, `load-${t}`, `${k}`, false);
+        }
+      }
+    }));
+    await waitFor(async () => (await settledCount(deployment.instances)) >= intents, 'every intent to settle', 300_000);
+    const seconds = (performance.now() - started) / 1000;
+    return { instances: Math.max(1, n), mode: n > 0 ? 'jetstream' : 'memory', intents, seconds, perSecond: intents / seconds };
+  } finally {
+    await deployment.stop();
+  }
+}
+
+export interface Latency {
+  mode: 'memory' | 'jetstream';
+  samples: number;
+  p50: number;
+  p90: number;
+  p99: number;
+}
+
+/** Submit-to-settled latency of `samples` sequential `?wait=true` intents on one instance. */
+export async function latency(mode: 'memory' | 'jetstream', samples: number): Promise<Latency> {
+  const deployment = await deploy(mode === 'jetstream' ? 1 : 0);
+  try {
+    const instance = deployment.instances[0]!;
+    for (let i = 0; i < 20; i++) await post(instance, `warm-${i % 4}`, 'warm', true);
+    const times: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const t0 = performance.now();
+      await post(instance, `latency-${i % 8}`, `${i}`, true);
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return { mode, samples, p50: quantile(times, 0.5), p90: quantile(times, 0.9), p99: quantile(times, 0.99) };
+  } finally {
+    await deployment.stop();
+  }
+}
+
+export interface Takeover {
+  leaseTtlMs: number;
+  victimPartitions: number;
+  /** Per victim partition: ms from the SIGKILL to its first probe intent completing that started after it. */
+  perPartitionMs: number[];
+  medianMs: number;
+  maxMs: number;
+}
+
+/**
+ * 3 instances, one probe thread per partition sending `?wait=true` intents in a loop to live
+ * instances; SIGKILL one and time how long each of its partitions takes to flow again.
+ */
+export async function takeover(leaseTtlMs: number): Promise<Takeover> {
+  const deployment = await deploy(3, ['--lease-ttl-ms', String(leaseTtlMs), '--log-level', 'warn']);
+  try {
+    const probes = new Map<number, string>();
+    for (let i = 0; probes.size < PARTITIONS; i++) {
+      const p = shardFor(`probe-${i}`, PARTITIONS);
+      if (!probes.has(p)) probes.set(p, `probe-${i}`);
+    }
+    const victim = deployment.instances[2]!;
+    const victimPartitions = await owned(victim);
+    const live = new Set(deployment.instances);
+    let killedAt = Infinity;
+    const flowingAt = new Map<number, number>();
+    let running = true;
+    const loops = [...probes].map(async ([p, threadId]) => {
+      for (let i = 0; running; i++) {
+        const intentId = `${threadId}-${i}`;
+        for (let tries = 0; running; tries++) {
+          const targets = [...live];
+          try {
+            const record = await post(targets[(p + tries) % targets.length]!, threadId, `${i}`, true, intentId);
+            if (record.status === 'completed' && Date.parse(record.startedAt!) > killedAt && !flowingAt.has(p)) flowingAt.set(p, Date.now());
+            break;
+          } catch {
+            await new Promise((resolve) => setTimeout(resolve, 20)); // the victim's answer was lost: same intentId elsewhere
+          }
+        }
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    killedAt = Date.now();
+    live.delete(victim);
+    await victim.kill();
+    await waitFor(async () => victimPartitions.every((p) => flowingAt.has(p)), 'the victim\'s partitions to flow again', 120_000);
+    running = false;
+    await Promise.all(loops);
+    const perPartitionMs = victimPartitions.map((p) => flowingAt.get(p)! - killedAt).sort((a, b) => a - b);
+    return { leaseTtlMs, victimPartitions: victimPartitions.length, perPartitionMs, medianMs: quantile(perPartitionMs, 0.5), maxMs: perPartitionMs.at(-1)! };
+  } finally {
+    await deployment.stop();
+  }
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+export async function closeAgent(): Promise<void> {
+  await agent.close();
+}
