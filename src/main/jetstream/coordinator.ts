@@ -1,14 +1,16 @@
 /**
  * Decides which partitions this instance consumes, and keeps their leases.
  *
- * Every tick (a quarter of the lease TTL, at most a second), one after another, never overlapping:
- *   1. renew membership (dynamic mode) and every held lease; a lease that cannot be renewed in time
- *      is given up at once (its tasks cancelled, unacknowledged), before the server can expire it
- *      and hand it to someone else;
- *   2. compute the target set: the `--partitions` list, or this instance's share of
- *      `assignPartitions(P, members)`;
- *   3. hand over held partitions outside the target (drain, then delete the lease), and take free
- *      ones inside it (create the lease, recreate the consumer, consume).
+ * Two timers, both every quarter of the lease TTL (at most every second):
+ * - **renewal** extends every held lease (one request in flight per lease, so revisions never race)
+ *   and fences: a lease not renewed for three quarters of the TTL, counted from when the last
+ *   successful renewal was *sent*, is given up at once (its intents cancelled, unacknowledged),
+ *   before the server can expire it and hand it to someone else. It runs until the very last lease
+ *   is deleted, so a partition draining at shutdown stays ours while it drains.
+ * - **assignment** renews membership, computes the target set (the `--partitions` list, or this
+ *   instance's share of `assignPartitions(P, members)`), hands over held partitions outside it
+ *   (drain, then delete the lease) and takes free ones inside it (create the lease, recreate the
+ *   consumer, consume). Ticks never overlap.
  *
  * Invariant: a partition is consumed here only while this instance holds its lease, and a partition
  * being handed over is not taken again until its previous hold has fully stopped.
@@ -24,14 +26,19 @@ export interface CoordinatorOptions {
   fixed: number[] | undefined;
   leaseTtlMs: number;
   handoffTimeoutMs: number;
-  deps: PartitionDeps;
+  deps: Omit<PartitionDeps, 'onBroken'>;
   log: PartitionLog & { error(data: object, message: string): void };
 }
 
 interface Hold {
   partition: OwnedPartition;
   revision: number;
+  /** When the request behind the last successful renewal (or the take) was sent. */
   renewedAt: number;
+  /** The renewal in flight, if any; it never rejects. */
+  renewing: Promise<void> | undefined;
+  /** Renewals are over: the lease is lost, or about to be deleted. */
+  final: boolean;
   /** Set once the partition is being handed over or given up. */
   leaving: Promise<void> | undefined;
 }
@@ -39,16 +46,19 @@ interface Hold {
 export class Coordinator {
   readonly #o: CoordinatorOptions;
   readonly #holds = new Map<number, Hold>();
+  readonly #renewal: NodeJS.Timeout;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #ticking: Promise<void> = Promise.resolve();
   #firstTick: Promise<void>;
-  /** Partitions taken over since start, for the figures script and tests. */
+  /** Partitions taken since start. */
   takeovers = 0;
+  /** Leases given up because they could not be renewed in time, or were found taken. */
   lost = 0;
 
   constructor(options: CoordinatorOptions) {
     this.#o = options;
+    this.#renewal = setInterval(() => this.#renewAll(), this.tickMs);
     this.#firstTick = this.#schedule(0);
   }
 
@@ -75,8 +85,9 @@ export class Coordinator {
   }
 
   /**
-   * Leaves: withdraws membership, hands every partition over (each drains for up to `graceMs`),
-   * and deletes the leases, so the survivors take over without waiting for the TTL.
+   * Leaves: withdraws membership, hands every partition over (each drains for up to `graceMs`,
+   * its lease still renewed meanwhile), and deletes the leases, so the survivors take over without
+   * waiting for the TTL.
    */
   async stop(graceMs: number): Promise<void> {
     this.#stopped = true;
@@ -84,6 +95,14 @@ export class Coordinator {
     await this.#ticking;
     if (this.#o.fixed === undefined) await this.#o.leases.withdraw().catch(() => {});
     await Promise.all([...this.#holds.keys()].map((p) => this.#leave(p, graceMs, true)));
+    clearInterval(this.#renewal);
+  }
+
+  /** Stops both timers at once, whatever is still draining: for a stop that ran out of time. */
+  halt(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    clearInterval(this.#renewal);
   }
 
   #schedule(delayMs: number): Promise<void> {
@@ -100,7 +119,6 @@ export class Coordinator {
 
   async #tick(): Promise<void> {
     const { leases, fixed, partitions } = this.#o;
-    await this.#renew();
     if (this.#stopped) return;
     let target: Set<number>;
     if (fixed !== undefined) {
@@ -119,35 +137,51 @@ export class Coordinator {
     }
   }
 
-  async #renew(): Promise<void> {
-    const { leases, leaseTtlMs, log } = this.#o;
-    await Promise.all([...this.#holds].map(async ([p, hold]) => {
-      try {
-        const revision = await leases.renew(p, hold.revision);
-        if (revision === undefined) {
-          this.lost++;
-          log.warn({ partition: p }, 'lease lost: giving the partition up');
-          void this.#leave(p, 0, false);
-          return;
-        }
-        hold.revision = revision;
-        hold.renewedAt = Date.now();
-      } catch (error) {
-        // Cannot reach the server: stop before the lease can expire and be taken by someone else.
-        if (Date.now() - hold.renewedAt > leaseTtlMs * 0.75) {
-          this.lost++;
-          log.warn({ partition: p, err: error }, 'lease not renewed in time: giving the partition up');
-          void this.#leave(p, 0, false);
-        }
+  #renewAll(): void {
+    const now = Date.now();
+    for (const [p, hold] of this.#holds) {
+      if (hold.final) continue;
+      if (now - hold.renewedAt > this.#o.leaseTtlMs * 0.75) {
+        this.#lose(p, hold, undefined, 'lease not renewed in time: giving the partition up');
+      } else if (hold.renewing === undefined) {
+        hold.renewing = this.#renew(p, hold).finally(() => {
+          hold.renewing = undefined;
+        });
       }
-    }));
+    }
+  }
+
+  async #renew(p: number, hold: Hold): Promise<void> {
+    const sentAt = Date.now();
+    try {
+      const revision = await this.#o.leases.renew(p, hold.revision);
+      if (revision === undefined) {
+        if (!hold.final) this.#lose(p, hold, undefined, 'lease lost: giving the partition up');
+        return;
+      }
+      hold.revision = revision;
+      hold.renewedAt = sentAt;
+    } catch (error) {
+      // The server is unreachable; the fence in #renewAll gives the lease up before it can expire.
+      this.#o.log.warn({ partition: p, err: error }, 'could not renew the lease; retrying');
+    }
+  }
+
+  /** The lease is (or may soon be) someone else's: stop at once, whatever is draining, and keep the lease. */
+  #lose(p: number, hold: Hold, error: unknown, message: string): void {
+    hold.final = true;
+    this.lost++;
+    this.#o.log.warn({ partition: p, ...(error === undefined ? {} : { err: error }) }, message);
+    void hold.partition.release(0);
+    void this.#leave(p, 0, false);
   }
 
   async #take(p: number): Promise<void> {
+    const sentAt = Date.now();
     const revision = await this.#o.leases.acquire(p);
     if (revision === undefined) return;
-    const partition = new OwnedPartition(p, this.#o.deps);
-    const hold: Hold = { partition, revision, renewedAt: Date.now(), leaving: undefined };
+    const partition = new OwnedPartition(p, { ...this.#o.deps, onBroken: (error) => this.#broken(p, error) });
+    const hold: Hold = { partition, revision, renewedAt: sentAt, renewing: undefined, final: false, leaving: undefined };
     this.#holds.set(p, hold);
     try {
       await partition.start();
@@ -159,15 +193,32 @@ export class Coordinator {
     }
   }
 
-  /** Stops consuming `p` (draining for up to `graceMs`), then deletes the lease if it is still ours. */
+  /** The partition's consumer stopped on its own: hand it over; a later tick takes it again if it is still ours to take. */
+  #broken(p: number, error: unknown): void {
+    this.#o.log.error({ partition: p, err: error }, 'the partition\'s consumer stopped; releasing the partition');
+    void this.#leave(p, this.#o.handoffTimeoutMs, true);
+  }
+
+  /**
+   * Stops consuming `p` (draining for up to `graceMs`), then deletes the lease if it is still ours.
+   * The lease is renewed until then; the delete waits for a renewal in flight, so it names the
+   * lease's current revision.
+   */
   #leave(p: number, graceMs: number, releaseLease: boolean): Promise<void> {
     const hold = this.#holds.get(p);
     if (hold === undefined) return Promise.resolve();
     hold.leaving ??= (async () => {
       await hold.partition.release(graceMs);
-      if (releaseLease) await this.#o.leases.release(p, hold.revision).catch(() => {});
+      const release = releaseLease && !hold.final;
+      hold.final = true;
+      await hold.renewing;
+      if (release) {
+        await this.#o.leases.release(p, hold.revision).catch((error: unknown) => {
+          this.#o.log.warn({ partition: p, err: error }, 'could not delete the lease; it expires after its TTL');
+        });
+        this.#o.log.info({ partition: p }, 'partition handed over');
+      }
       this.#holds.delete(p);
-      if (releaseLease) this.#o.log.info({ partition: p }, 'partition handed over');
     })();
     return hold.leaving;
   }

@@ -7,7 +7,7 @@
  * The settled record doubles as the completed-intent record: a replayed intent whose record is
  * settled is acknowledged without running again.
  */
-import type { JetStreamClient, KV } from 'nats';
+import { nanos, type JetStreamClient, type KV } from 'nats';
 import type { IntentType } from '../../shared/intents.ts';
 import type { IntentStatus } from '../service/records.ts';
 import { isWrongRevision, jetStreamCall } from './nats-errors.ts';
@@ -52,11 +52,24 @@ export class IntentStore {
 
   /**
    * Opens the bucket: a service instance creates it if needed, keeping records for `retentionMs`
-   * after their last write; a publisher (`retentionMs` undefined) binds to the existing one.
+   * after their last write (and sets that retention on an existing bucket, so changing
+   * `--records-max-age-ms` takes effect); a publisher (`retentionMs` undefined) binds to the existing one.
    */
-  static async open(js: JetStreamClient, topo: Topology, retentionMs: number | undefined): Promise<IntentStore> {
+  static async open(js: JetStreamClient, topo: Topology, retentionMs: number | undefined, log?: { warn(data: object, message: string): void }): Promise<IntentStore> {
     const options = retentionMs === undefined ? { bindOnly: true } : { history: 1, ttl: retentionMs };
     const kv = await jetStreamCall('intent bucket', () => js.views.kv(topo.intentBucket, options));
+    if (retentionMs !== undefined) {
+      const { ttl, streamInfo } = await jetStreamCall('intent bucket', () => kv.status());
+      if (ttl !== retentionMs) {
+        log?.warn({ bucket: topo.intentBucket, was: ttl, now: retentionMs }, 'intent record retention changed (--records-max-age-ms)');
+        const config = streamInfo.config;
+        await jetStreamCall('intent bucket', async () => (await js.jetstreamManager()).streams.update(config.name, {
+          ...config,
+          max_age: nanos(retentionMs),
+          duplicate_window: Math.min(config.duplicate_window, nanos(retentionMs)),
+        }));
+      }
+    }
     return new IntentStore(kv);
   }
 
@@ -66,11 +79,11 @@ export class IntentStore {
     return entry.json<StoredIntent>();
   }
 
-  /** Writes a new record; returns the existing one instead if the intentId is taken. */
-  async create(record: StoredIntent): Promise<{ created: true } | { created: false; existing: StoredIntent | undefined }> {
+  /** Writes a new record (returning its revision); returns the existing one instead if the intentId is taken. */
+  async create(record: StoredIntent): Promise<{ created: true; revision: number } | { created: false; existing: StoredIntent | undefined }> {
     try {
-      await jetStreamCall('intent create', () => this.#kv.create(storeKey(record.intentId), encoder.encode(JSON.stringify(record))));
-      return { created: true };
+      const revision = await jetStreamCall('intent create', () => this.#kv.create(storeKey(record.intentId), encoder.encode(JSON.stringify(record))));
+      return { created: true, revision };
     } catch (error) {
       if (!isWrongRevision(error)) throw error;
       return { created: false, existing: await this.get(record.intentId) };
@@ -81,9 +94,12 @@ export class IntentStore {
     await jetStreamCall('intent write', () => this.#kv.put(storeKey(record.intentId), encoder.encode(JSON.stringify(record))));
   }
 
-  /** Forgets a record whose intent was never accepted (its publish failed). */
-  async remove(intentId: string): Promise<void> {
-    await jetStreamCall('intent delete', () => this.#kv.delete(storeKey(intentId)));
+  /**
+   * Forgets a record whose publish failed, unless it changed since `revision`: then the publish did
+   * land after all and a consumer has written to it, and it must stay.
+   */
+  async remove(intentId: string, revision: number): Promise<void> {
+    await jetStreamCall('intent delete', () => this.#kv.delete(storeKey(intentId), { previousSeq: revision }));
   }
 
   /**
@@ -93,6 +109,7 @@ export class IntentStore {
   async whenSettled(intentId: string, signal: AbortSignal): Promise<StoredIntent | undefined> {
     const watch = await jetStreamCall('intent watch', () => this.#kv.watch({ key: storeKey(intentId) }));
     const stop = (): void => watch.stop();
+    if (signal.aborted) stop(); // aborted while the watch was being set up: no event will come
     signal.addEventListener('abort', stop, { once: true });
     try {
       for await (const entry of watch) {

@@ -2,13 +2,14 @@
  * Partition leases and instance membership in one JetStream KV bucket whose TTL is the lease TTL:
  *
  *   p.<N>         -> { owner }   taken with create (fails if held), renewed with compare-and-set
- *   m.<instance>  -> { since }   an instance is a member while it keeps renewing this key
+ *   m.<instance>  -> { at }      an instance is a member while it keeps renewing this key
  *
  * The server expires a key nobody renews, so a killed instance's leases and membership vanish after
  * one TTL without anyone's clock being trusted. A lease is held only through its revision: a renewal
  * that finds another revision means someone else owns the partition now, and the caller must stop.
  */
 import type { JetStreamClient, KV } from 'nats';
+import { ConfigError } from '../../shared/errors.ts';
 import { isWrongRevision, jetStreamCall } from './nats-errors.ts';
 import type { Topology } from './topology.ts';
 
@@ -23,8 +24,21 @@ export class Leases {
     this.instance = instance;
   }
 
+  /**
+   * Opens the bucket, creating it with `ttlMs` if needed. Every instance must use the bucket's TTL:
+   * an instance fencing itself at three quarters of a longer TTL than the server's would overlap
+   * the next owner.
+   * @throws ConfigError if the bucket exists with another TTL.
+   */
   static async open(js: JetStreamClient, topo: Topology, ttlMs: number, instance: string): Promise<Leases> {
     const kv = await jetStreamCall('lease bucket', () => js.views.kv(topo.leaseBucket, { history: 1, ttl: ttlMs }));
+    const { ttl } = await jetStreamCall('lease bucket', () => kv.status());
+    if (ttl !== ttlMs) {
+      throw new ConfigError({
+        detail: `invalid --lease-ttl-ms (LANEPOOL_LEASE_TTL_MS): bucket ${topo.leaseBucket} expires leases after ${ttl} ms, not ${ttlMs}; `
+          + 'every instance must use the same lease TTL (to change it, stop every instance and delete the bucket)',
+      });
+    }
     return new Leases(kv, instance);
   }
 

@@ -51,17 +51,33 @@ export class JetStreamMode {
   readonly #store: IntentStore;
   readonly #leases: Leases;
   readonly #coordinator: Coordinator;
+  readonly #log: JetStreamParts['log'];
   /** Fires at stop, ending every `whenSettled` wait. */
   readonly #stopping = new AbortController();
+  /** Follows the client's status events: `nc.info` keeps the last server's info while reconnecting. */
+  #connected = true;
 
-  private constructor(settings: JetStreamSettings, nc: NatsConnection, topo: Topology, store: IntentStore, leases: Leases, coordinator: Coordinator, counters: PartitionCounters) {
-    this.settings = settings;
-    this.counters = counters;
-    this.#nc = nc;
-    this.#topo = topo;
-    this.#store = store;
-    this.#leases = leases;
-    this.#coordinator = coordinator;
+  private constructor(parts: {
+    settings: JetStreamSettings; nc: NatsConnection; topo: Topology; store: IntentStore; leases: Leases;
+    coordinator: Coordinator; counters: PartitionCounters; log: JetStreamParts['log'];
+  }) {
+    this.settings = parts.settings;
+    this.counters = parts.counters;
+    this.#nc = parts.nc;
+    this.#topo = parts.topo;
+    this.#store = parts.store;
+    this.#leases = parts.leases;
+    this.#coordinator = parts.coordinator;
+    this.#log = parts.log;
+    void this.#followStatus();
+  }
+
+  async #followStatus(): Promise<void> {
+    for await (const status of this.#nc.status()) {
+      if (status.type === 'disconnect') this.#connected = false;
+      if (status.type === 'reconnect') this.#connected = true;
+    }
+    this.#connected = false;
   }
 
   /** Connects, creates the stream and buckets if needed, and starts taking partitions. */
@@ -74,7 +90,7 @@ export class JetStreamMode {
       const jsm = await jetStreamCall('connect', () => nc.jetstreamManager());
       const js: JetStreamClient = nc.jetstream();
       await ensureStream(jsm, topo);
-      const store = await IntentStore.open(js, topo, settings.retentionMs);
+      const store = await IntentStore.open(js, topo, settings.retentionMs, parts.log);
       const leases = await Leases.open(js, topo, settings.leaseTtlMs, settings.instanceId);
       const counters: PartitionCounters = { skipped: 0, rerun: 0, poison: 0 };
       const coordinator = new Coordinator({
@@ -93,7 +109,7 @@ export class JetStreamMode {
         },
       });
       await coordinator.ready();
-      return new JetStreamMode(settings, nc, topo, store, leases, coordinator, counters);
+      return new JetStreamMode({ settings, nc, topo, store, leases, coordinator, counters, log: parts.log });
     } catch (error) {
       await nc.close().catch(() => {});
       throw error;
@@ -133,13 +149,37 @@ export class JetStreamMode {
   }
 
   get connected(): boolean {
-    return !this.#nc.isClosed() && this.#nc.info !== undefined;
+    return this.#connected && !this.#nc.isClosed();
   }
 
-  /** Hands every partition over (draining each for up to `graceMs`) and closes the connection. */
+  /** Partitions taken since start, and leases given up because they could not be kept. */
+  get leaseCounts(): { takeovers: number; lost: number } {
+    return { takeovers: this.#coordinator.takeovers, lost: this.#coordinator.lost };
+  }
+
+  /**
+   * Hands every partition over (draining each for up to `graceMs`) and closes the connection.
+   * Bounded: with the server unreachable, settled records cannot be written and leases cannot be
+   * deleted, so after `graceMs` plus one lease TTL it closes anyway; what is unacknowledged then
+   * runs again on the next owner.
+   */
   async stop(graceMs: number): Promise<void> {
-    await this.#coordinator.stop(graceMs);
+    const deadline = graceMs + this.settings.leaseTtlMs;
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      this.#coordinator.stop(graceMs).then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), deadline);
+      }),
+    ]);
+    clearTimeout(timer);
     this.#stopping.abort();
-    await this.#nc.drain().catch(() => {});
+    if (late) {
+      this.#coordinator.halt();
+      this.#log.warn({ deadlineMs: deadline }, 'could not hand the partitions over in time (NATS unreachable?); closing anyway');
+      await this.#nc.close().catch(() => {});
+    } else {
+      await this.#nc.drain().catch(() => {});
+    }
   }
 }

@@ -1,4 +1,4 @@
-/** Every call to the NATS server goes through here, so its failures surface as one typed error. */
+/** NATS requests whose failure reaches a caller go through here, so they surface as one typed error. */
 import { JetStreamError } from '../../shared/errors.ts';
 
 /** Runs a NATS request; a failure becomes a `JetStreamError` naming the operation. */

@@ -20,7 +20,7 @@ import type { Dispatcher } from '../service/dispatcher.ts';
 import type { IntentRecord } from '../service/records.ts';
 import { isFinal, type IntentStore, type StoredIntent } from './intent-store.ts';
 import type { StreamedIntent } from './publisher.ts';
-import { checkIntent } from './publisher.ts';
+import { checkStreamedIntent } from './publisher.ts';
 import { consumerOf, recreateConsumer, type ConsumerSettings, type Topology } from './topology.ts';
 
 export interface PartitionLog {
@@ -49,6 +49,8 @@ export interface PartitionDeps {
   shardOf(threadId: string): number;
   log: PartitionLog;
   counters: PartitionCounters;
+  /** The consumer stopped by itself (or delivery failed): the partition must be released and taken again. */
+  onBroken(error: unknown): void;
 }
 
 type State = 'starting' | 'consuming' | 'releasing' | 'stopped';
@@ -56,7 +58,9 @@ type State = 'starting' | 'consuming' | 'releasing' | 'stopped';
 interface InFlight {
   /** The newest delivery of the intent: acks and in-progress acks go to it. */
   msg: JsMsg;
-  readonly body: StreamedIntent & { submittedAt?: string };
+  readonly body: StreamedIntent;
+  /** When it was submitted: the record's `submittedAt` if a replay looked it up, else when the stream stored it (just after the front created the record). */
+  readonly storedAt: string;
   readonly attempt: number;
   /** Cancels this intent without settling it, leaving it unacknowledged for the next owner. */
   readonly handOff: AbortController;
@@ -67,7 +71,7 @@ interface InFlight {
 
 interface Waiting {
   msg: JsMsg;
-  body: StreamedIntent & { submittedAt?: string };
+  body: StreamedIntent;
   lookup: Promise<StoredIntent | undefined>;
 }
 
@@ -87,6 +91,8 @@ export class OwnedPartition {
   readonly #pipeline: Waiting[] = [];
   #pumping = false;
   #onEmpty: (() => void) | undefined;
+  /** While releasing: ends the wait for running intents early (a lost lease cannot wait). */
+  #cutShort: (() => void) | undefined;
 
   constructor(p: number, deps: PartitionDeps) {
     this.p = p;
@@ -109,8 +115,13 @@ export class OwnedPartition {
     this.#replayUntil = (await jsm.streams.info(topo.stream)).state.last_seq;
     if (this.#state !== 'starting') return;
     const consumer = await js.consumers.get(topo.stream, consumerOf(this.p));
-    this.#messages = await consumer.consume({ max_messages: Math.min(256, settings.maxAckPending), callback: (msg) => this.#deliver(msg) });
+    this.#messages = await consumer.consume({ max_messages: Math.min(256, settings.maxAckPending), callback: (msg) => this.#safely(() => this.#deliver(msg)) });
     this.#state = 'consuming';
+    // The client stops a consumer whose callback threw, or that it cannot keep alive; unless we
+    // stopped it, the partition is held but not consumed, so it must be handed back.
+    void this.#messages.closed().then((error) => {
+      if (this.#state === 'consuming') this.#deps.onBroken(error ?? new Error('the consumer stopped'));
+    });
     this.#working = setInterval(() => this.#keepAlive(), Math.max(100, Math.floor(settings.ackWaitMs / 3)));
     this.#working.unref();
   }
@@ -120,7 +131,10 @@ export class OwnedPartition {
    * `timeoutMs`, then cancels the rest without acknowledging it, so the next owner runs it.
    */
   async release(timeoutMs: number): Promise<void> {
-    if (this.#state === 'stopped' || this.#state === 'releasing') return this.#whenEmpty();
+    if (this.#state === 'stopped' || this.#state === 'releasing') {
+      if (timeoutMs === 0) this.#cutShort?.();
+      return this.#whenEmpty();
+    }
     this.#state = 'releasing';
     this.#messages?.stop();
     this.#pipeline.length = 0;
@@ -128,7 +142,11 @@ export class OwnedPartition {
     // first attempts. Only running ones are worth waiting for (up to timeoutMs), to avoid a rerun.
     for (const item of this.#inflight.values()) if (!item.started) item.handOff.abort();
     if (this.#inflight.size > 0 && timeoutMs > 0) {
-      await Promise.race([this.#whenEmpty(), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+      await Promise.race([this.#whenEmpty(), new Promise<void>((resolve) => {
+        setTimeout(resolve, timeoutMs).unref();
+        this.#cutShort = resolve;
+      })]);
+      this.#cutShort = undefined;
     }
     this.#abort.abort(new Error('partition handed over'));
     for (const item of this.#inflight.values()) item.handOff.abort();
@@ -137,16 +155,25 @@ export class OwnedPartition {
     this.#state = 'stopped';
   }
 
+  /** Runs a step of delivery; a throw would stop the consumer silently, so it hands the partition back instead. */
+  #safely(step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      this.#deps.onBroken(error);
+    }
+  }
+
   #deliver(msg: JsMsg): void {
     if (this.#state !== 'consuming') return; // not acknowledged: the next owner's consumer redelivers it
-    let body: StreamedIntent & { submittedAt?: string };
+    let body: StreamedIntent;
     try {
-      body = msg.json<StreamedIntent>();
-      checkIntent(body);
+      body = msg.json<unknown>() as StreamedIntent;
+      checkStreamedIntent(body);
     } catch (error) {
       this.#deps.counters.poison++;
       this.#deps.log.warn({ partition: this.p, seq: msg.seq, err: error }, 'not an intent: terminated');
-      msg.term('not a lanepool intent');
+      term(msg);
       return;
     }
     const replay = msg.redelivered || msg.seq <= this.#replayUntil;
@@ -155,7 +182,7 @@ export class OwnedPartition {
       return;
     }
     this.#pipeline.push({ msg, body, lookup: replay ? this.#lookup(body.intentId) : Promise.resolve(undefined) });
-    void this.#pump();
+    this.#pump().catch((error: unknown) => this.#deps.onBroken(error));
   }
 
   /** Admits waiting intents strictly in delivery order, each once its lookup is done. */
@@ -176,11 +203,11 @@ export class OwnedPartition {
     this.#checkEmpty();
   }
 
-  #admit(msg: JsMsg, body: StreamedIntent & { submittedAt?: string }, stored: StoredIntent | undefined): void {
+  #admit(msg: JsMsg, body: StreamedIntent, stored: StoredIntent | undefined): void {
     if (this.#state !== 'consuming') return;
     if (stored !== undefined && isFinal(stored.status)) {
       this.#deps.counters.skipped++;
-      msg.ack();
+      ack(msg);
       return;
     }
     const own = this.#inflight.get(body.intentId);
@@ -190,23 +217,32 @@ export class OwnedPartition {
     }
     const attempt = stored?.status === 'running' ? stored.attempt + 1 : 1;
     if (attempt > 1) this.#deps.counters.rerun++;
-    const item: InFlight = { msg, body, attempt, handOff: new AbortController(), started: false, writes: Promise.resolve() };
+    const storedAt = stored?.submittedAt ?? new Date(Math.floor(msg.info.timestampNanos / 1e6)).toISOString();
+    const item: InFlight = { msg, body, storedAt, attempt, handOff: new AbortController(), started: false, writes: Promise.resolve() };
     this.#inflight.set(body.intentId, item);
-    const result = this.#deps.dispatcher.submit(body.threadId, { type: body.type, payload: body.payload, intentId: body.intentId }, {
-      attempt,
-      signal: item.handOff.signal,
-      onStart: (record) => {
-        item.started = true;
-        return this.#write(item, record);
-      },
-      keep: (_record, outcome) => {
-        if (!(item.handOff.signal.aborted && outcome.status === 'cancelled')) return true;
-        // Cancelled because the partition was handed over: unacknowledged, so the next owner runs it.
-        this.#drop(item);
-        return false;
-      },
-      onSettled: (record) => this.#finish(item, record),
-    });
+    let result: ReturnType<Dispatcher['submit']>;
+    try {
+      result = this.#deps.dispatcher.submit(body.threadId, { type: body.type, payload: body.payload, intentId: body.intentId }, {
+        attempt,
+        signal: item.handOff.signal,
+        onStart: (record) => {
+          item.started = true;
+          return this.#write(item, record);
+        },
+        keep: (_record, outcome) => {
+          if (!(item.handOff.signal.aborted && outcome.status === 'cancelled')) return true;
+          // Cancelled because the partition was handed over: unacknowledged, so the next owner runs it.
+          // Dropped only once its `running` write is done (or given up), so no write of ours can land
+          // after the next owner's.
+          void item.writes.then(() => this.#drop(item));
+          return false;
+        },
+        onSettled: (record) => this.#finish(item, record),
+      });
+    } catch (error) {
+      this.#drop(item);
+      throw error;
+    }
     switch (result.kind) {
       case 'accepted':
         return;
@@ -215,9 +251,10 @@ export class OwnedPartition {
           // Settled here before, but the record write or the ack did not get through: finish it again.
           this.#finish(item, result.record);
         } else {
-          // Still running under an earlier hold of this partition that is being cancelled; try later.
+          // Cannot happen: a released hold forgets the intents it handed off before the partition
+          // can be taken again. Left unacknowledged, it is redelivered after the ack wait.
+          this.#deps.log.warn({ partition: this.p, intentId: body.intentId }, 'intent already running here under an earlier hold: left for redelivery');
           this.#drop(item);
-          msg.nak(RETRY_MS.at(-1));
         }
         return;
       case 'conflict':
@@ -225,7 +262,7 @@ export class OwnedPartition {
         this.#deps.counters.poison++;
         this.#deps.log.warn({ partition: this.p, intentId: body.intentId }, 'intentId reused for another thread or type: terminated');
         this.#drop(item);
-        msg.term('intentId reused');
+        term(msg);
         return;
       case 'refused': {
         // The pool cannot take it (closed, or its handler does not load). It was accepted already,
@@ -234,7 +271,7 @@ export class OwnedPartition {
         const now = new Date().toISOString();
         this.#finish(item, {
           intentId: body.intentId, threadId: body.threadId, type: body.type, shard: this.#deps.shardOf(body.threadId),
-          status: 'failed', submittedAt: body.submittedAt ?? now, settledAt: now, attempt,
+          status: 'failed', submittedAt: storedAt, settledAt: now, attempt,
           error: { code: code ?? 'ERR_INTERNAL', message },
         });
       }
@@ -245,7 +282,7 @@ export class OwnedPartition {
   #write(item: InFlight, record: IntentRecord): Promise<void> {
     const stored: StoredIntent = {
       intentId: record.intentId, threadId: record.threadId, type: record.type, partition: this.p, status: record.status,
-      submittedAt: item.body.submittedAt ?? record.submittedAt, attempt: item.attempt, instance: this.#deps.instance, shard: record.shard,
+      submittedAt: item.storedAt, attempt: item.attempt, instance: this.#deps.instance, shard: record.shard,
       ...(record.startedAt ? { startedAt: record.startedAt } : {}),
       ...(record.settledAt ? { settledAt: record.settledAt } : {}),
       ...(record.result !== undefined ? { result: record.result } : {}),
@@ -268,7 +305,7 @@ export class OwnedPartition {
   /** Settled: write the final record, then acknowledge, so a replay finds the record first. */
   #finish(item: InFlight, record: IntentRecord): void {
     void this.#write(item, record).then(() => {
-      item.msg.ack();
+      ack(item.msg);
       this.#drop(item);
     });
   }
@@ -292,8 +329,12 @@ export class OwnedPartition {
 
   /** In-progress acks for every unacknowledged delivery, so none is redelivered while it waits or runs. */
   #keepAlive(): void {
-    for (const item of this.#inflight.values()) item.msg.working();
-    for (const waiting of this.#pipeline) waiting.msg.working();
+    try {
+      for (const item of this.#inflight.values()) item.msg.working();
+      for (const waiting of this.#pipeline) waiting.msg.working();
+    } catch {
+      // The connection is closed; reconnection or the next owner takes it from here.
+    }
   }
 
   #whenEmpty(): Promise<void> {
@@ -312,5 +353,26 @@ export class OwnedPartition {
     const notify = this.#onEmpty;
     this.#onEmpty = undefined;
     notify();
+  }
+}
+
+/**
+ * Acknowledges; on a closed connection the ack is lost, which is safe (the intent's record is
+ * settled, so its redelivery is skipped) and must not stop the caller from forgetting it.
+ */
+function ack(msg: JsMsg): void {
+  try {
+    msg.ack();
+  } catch {
+    // See above.
+  }
+}
+
+/** Terminates: never redelivered. Without a reason, which nats-server before 2.10.4 does not parse as a term. */
+function term(msg: JsMsg): void {
+  try {
+    msg.term();
+  } catch {
+    // Redelivered to whoever owns the partition, and terminated there.
   }
 }

@@ -35,7 +35,7 @@ export interface StreamedIntent {
 }
 
 export type PublishResult =
-  /** Stored in the stream; it will run exactly once unless its instance dies while running it. */
+  /** Stored in the stream. It runs once, or again with a higher `attempt` if a run was cut short (see the README's limits). */
   | { kind: 'accepted'; record: StoredIntent }
   /** The intentId was already accepted for the same thread and type: nothing new was published. */
   | { kind: 'duplicate'; record: StoredIntent }
@@ -96,8 +96,10 @@ export async function publishWith(nc: NatsConnection, topo: Topology, store: Int
   try {
     await publishMessage(nc, topo, { ...intent, intentId }, partition);
   } catch (error) {
-    // Not accepted: forget the record so a retry with the same intentId is a fresh submission.
-    await store.remove(intentId).catch(() => {});
+    // Not known to be stored: forget the record so a retry with the same intentId is a fresh
+    // submission. (If it was stored after all, the server drops the retry's publish as a duplicate;
+    // and if a consumer has already written the record, the conditional delete leaves it.)
+    await store.remove(intentId, created.revision).catch(() => {});
     throw error;
   }
   return { kind: 'accepted', record };
@@ -110,6 +112,12 @@ async function publishMessage(nc: NatsConnection, topo: Topology, intent: Intent
     expect: { streamName: topo.stream },
   }));
   if (ack.stream !== topo.stream) throw new JetStreamError({ operation: 'publish', detail: `stored in stream ${ack.stream}, not ${topo.stream}` });
+}
+
+/** What a consumer accepts from the stream: an intent as the route takes it, with its intentId set. */
+export function checkStreamedIntent(message: unknown): asserts message is StreamedIntent {
+  checkIntent(message);
+  if (message.intentId === undefined) throw new InvalidIntentError({ detail: 'intentId is missing' });
 }
 
 /** The same rules as the HTTP route, so a direct publisher cannot put what the service would refuse. */

@@ -21,6 +21,10 @@ export interface JetStreamFigures {
   skipped: number;
   rerun: number;
   poison: number;
+  /** 1 while the NATS connection is up. */
+  connected: number;
+  takeovers: number;
+  lost: number;
 }
 
 export class ServiceMetrics {
@@ -93,7 +97,10 @@ export class ServiceMetrics {
       jetStream('lanepool_jetstream_partitions_owned', 'JetStream mode: partitions this instance consumes', (f) => f.owned);
       jetStream('lanepool_jetstream_inflight', 'JetStream mode: intents delivered here and not yet acknowledged', (f) => f.inflight);
       jetStream('lanepool_jetstream_replays_skipped', 'JetStream mode: replayed intents skipped because they had settled (cumulative)', (f) => f.skipped);
-      jetStream('lanepool_jetstream_reruns', 'JetStream mode: intents run again after their instance died while running them (cumulative)', (f) => f.rerun);
+      jetStream('lanepool_jetstream_reruns', 'JetStream mode: intents run again here after a run elsewhere was cut short (cumulative)', (f) => f.rerun);
+      jetStream('lanepool_jetstream_connected', 'JetStream mode: 1 while the NATS connection is up, 0 while it is down or reconnecting', (f) => f.connected);
+      jetStream('lanepool_jetstream_takeovers', 'JetStream mode: partitions this instance has taken since it started (cumulative)', (f) => f.takeovers);
+      jetStream('lanepool_jetstream_leases_lost', 'JetStream mode: partitions given up because their lease could not be renewed in time or was found taken (cumulative)', (f) => f.lost);
       jetStream('lanepool_jetstream_poison', 'JetStream mode: stream messages that were not intents, terminated (cumulative)', (f) => f.poison);
     }
   }

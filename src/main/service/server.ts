@@ -69,7 +69,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const metrics = new ServiceMetrics({
     stats: () => pool.stats(),
     stuckLanes: () => dispatcher.stuckLanes(config.stuckAfterMs),
-    ...(config.nats ? { jetstream: () => jetstream && { owned: jetstream.owned().length, inflight: jetstream.inflight(), ...jetstream.counters } } : {}),
+    ...(config.nats ? { jetstream: () => jetstream && {
+      owned: jetstream.owned().length, inflight: jetstream.inflight(), connected: jetstream.connected ? 1 : 0, ...jetstream.counters, ...jetstream.leaseCounts,
+    } } : {}),
   });
   dispatcher = new Dispatcher(pool, records, events, metrics);
 

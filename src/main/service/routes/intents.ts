@@ -72,6 +72,9 @@ export function intentRoutes(app: FastifyInstance, ctx: RouteContext): void {
  * 202 means it is stored in the stream; `?wait=true` follows its record until it settles.
  */
 async function viaJetStream(jetstream: JetStreamMode, threadId: string, body: Submission, wait: boolean, reply: FastifyReply): Promise<FastifyReply> {
+  // Listening from the start: a client gone while the publish is under way must still end the wait.
+  const gone = new AbortController();
+  if (wait) reply.raw.once('close', () => gone.abort());
   let result;
   try {
     result = await jetstream.publish({ threadId, ...body });
@@ -85,8 +88,6 @@ async function viaJetStream(jetstream: JetStreamMode, threadId: string, body: Su
     return sendError(reply, 'ERR_INTENT_CONFLICT', `intentId ${record.intentId} was already used for ${record.type} on thread ${record.threadId}`);
   }
   if (wait) {
-    const gone = new AbortController();
-    reply.raw.once('close', () => gone.abort());
     const settled = await jetstream.whenSettled(record.intentId, gone.signal).catch(() => undefined);
     return reply.code(200).send(settled ?? record);
   }
