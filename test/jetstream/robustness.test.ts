@@ -90,6 +90,17 @@ describe('JetStream mode: robustness', () => {
     expect(info.num_ack_pending).toBe(0);
   });
 
+  it('takes a partition up again after its consumer is deleted under it', async () => {
+    const stream = freshStream();
+    const a = await start(stream, 'a', { natsPartitions: 1, shards: 1 });
+    expect((await submit(a, 'before', { type: 'thread.turn.start', payload: { input: 'hi' } }, true)).body.status).toBe('completed');
+    await (await nc.jetstreamManager()).consumers.delete(stream, 'p0');
+    // The client would retry the deleted consumer forever; the partition is handed back and taken again.
+    const after = await submit(a, 'after', { type: 'thread.turn.start', payload: { input: 'hi' } }, true);
+    expect(after.body).toMatchObject({ status: 'completed', attempt: 1 });
+    expect(await gauge(a, 'lanepool_jetstream_takeovers')).toBe(2);
+  });
+
   it('refuses to start with a lease TTL other than the lease bucket\'s', async () => {
     const stream = freshStream();
     await start(stream, 'a', { leaseTtlMs: 1000 });

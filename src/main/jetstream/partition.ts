@@ -122,8 +122,24 @@ export class OwnedPartition {
     void this.#messages.closed().then((error) => {
       if (this.#state === 'consuming') this.#deps.onBroken(error ?? new Error('the consumer stopped'));
     });
+    // A consumer deleted under us (by an operator, or by an instance that took the lease while we
+    // were cut off) is retried by the client forever without delivering anything.
+    void this.#watchConsumer(this.#messages);
     this.#working = setInterval(() => this.#keepAlive(), Math.max(100, Math.floor(settings.ackWaitMs / 3)));
     this.#working.unref();
+  }
+
+  async #watchConsumer(messages: ConsumerMessages): Promise<void> {
+    try {
+      for await (const status of await messages.status()) {
+        if (status.type === 'consumer_deleted' || status.type === 'consumer_not_found' || status.type === 'stream_not_found') {
+          if (this.#state === 'consuming') this.#deps.onBroken(new Error(`the partition's consumer is gone (${status.type})`));
+          return;
+        }
+      }
+    } catch {
+      // The status stream ends with the consumer; closed() reports that.
+    }
   }
 
   /**
