@@ -1,13 +1,15 @@
 /**
  * Decides which partitions this instance consumes, and keeps their leases.
  *
- * Two timers, both every quarter of the lease TTL (at most every second):
- * - **renewal** extends every held lease (one request in flight per lease, so revisions never race)
- *   and fences: a lease not renewed for three quarters of the TTL, counted from when the last
- *   successful renewal was *sent*, is given up at once (its intents cancelled, unacknowledged),
- *   before the server can expire it and hand it to someone else. It runs until the very last lease
- *   is deleted, so a partition draining at shutdown stays ours while it drains.
- * - **assignment** renews membership, computes the target set (the `--partitions` list, or this
+ * - **Renewal**, per held lease: a loop sends a renewal every quarter of the lease TTL (at most
+ *   every second), or at once when the previous one came back late; one request is in flight per
+ *   lease, so revisions never race. It runs until the lease is deleted, so a partition draining at
+ *   shutdown stays ours while it drains.
+ * - **Fence**, per held lease: a timer set for three quarters of the TTL after the last successful
+ *   renewal was *sent* (re-armed by each success). If it fires, the partition is given up at once
+ *   (its intents cancelled, unacknowledged), before the server can expire the lease and hand it to
+ *   someone else. Renewals slower than about 3/8 of the TTL trip it even when they succeed.
+ * - **Assignment**, every quarter TTL (at most every second), never overlapping: renews membership, computes the target set (the `--partitions` list, or this
  *   instance's share of `assignPartitions(P, members)`), hands over held partitions outside it
  *   (drain, then delete the lease) and takes free ones inside it (create the lease, recreate the
  *   consumer, consume). Ticks never overlap.
@@ -37,6 +39,8 @@ interface Hold {
   renewedAt: number;
   /** The renewal in flight, if any; it never rejects. */
   renewing: Promise<void> | undefined;
+  /** Fires three quarters of the TTL after `renewedAt`. */
+  fence: NodeJS.Timeout | undefined;
   /** Renewals are over: the lease is lost, or about to be deleted. */
   final: boolean;
   /** Set once the partition is being handed over or given up. */
@@ -46,7 +50,6 @@ interface Hold {
 export class Coordinator {
   readonly #o: CoordinatorOptions;
   readonly #holds = new Map<number, Hold>();
-  readonly #renewal: NodeJS.Timeout;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #ticking: Promise<void> = Promise.resolve();
@@ -58,7 +61,6 @@ export class Coordinator {
 
   constructor(options: CoordinatorOptions) {
     this.#o = options;
-    this.#renewal = setInterval(() => this.#renewAll(), this.tickMs);
     this.#firstTick = this.#schedule(0);
   }
 
@@ -90,19 +92,31 @@ export class Coordinator {
    * waiting for the TTL.
    */
   async stop(graceMs: number): Promise<void> {
+    await this.quiesce();
+    await this.handOverAll(graceMs);
+  }
+
+  /** The first half of `stop`: takes no more partitions (waits for a tick under way) and withdraws membership. */
+  async quiesce(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#ticking;
     if (this.#o.fixed === undefined) await this.#o.leases.withdraw().catch(() => {});
-    await Promise.all([...this.#holds.keys()].map((p) => this.#leave(p, graceMs, true)));
-    clearInterval(this.#renewal);
   }
 
-  /** Stops both timers at once, whatever is still draining: for a stop that ran out of time. */
+  /** The second half of `stop`: hands every held partition over, each draining for up to `graceMs`. */
+  async handOverAll(graceMs: number): Promise<void> {
+    await Promise.all([...this.#holds.keys()].map((p) => this.#leave(p, graceMs, true)));
+  }
+
+  /** Stops every timer and renewal at once, whatever is still draining: for a stop that ran out of time. */
   halt(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    clearInterval(this.#renewal);
+    for (const hold of this.#holds.values()) {
+      this.#finalize(hold);
+      hold.partition.abandon();
+    }
   }
 
   #schedule(delayMs: number): Promise<void> {
@@ -137,41 +151,54 @@ export class Coordinator {
     }
   }
 
-  #renewAll(): void {
-    const now = Date.now();
-    for (const [p, hold] of this.#holds) {
-      if (hold.final) continue;
-      if (now - hold.renewedAt > this.#o.leaseTtlMs * 0.75) {
-        this.#lose(p, hold, undefined, 'lease not renewed in time: giving the partition up');
-      } else if (hold.renewing === undefined) {
-        hold.renewing = this.#renew(p, hold).finally(() => {
-          hold.renewing = undefined;
-        });
-      }
+  /** Renews `hold`'s lease until it is final: every tick, or at once after a renewal that came back late. */
+  async #keepRenewing(p: number, hold: Hold): Promise<void> {
+    while (!hold.final) {
+      const sentAt = Date.now();
+      hold.renewing = this.#renew(p, hold, sentAt);
+      await hold.renewing;
+      hold.renewing = undefined;
+      const wait = sentAt + this.tickMs - Date.now();
+      if (wait > 0 && !hold.final) await new Promise((resolve) => setTimeout(resolve, wait).unref());
     }
   }
 
-  async #renew(p: number, hold: Hold): Promise<void> {
-    const sentAt = Date.now();
+  async #renew(p: number, hold: Hold, sentAt: number): Promise<void> {
     try {
       const revision = await this.#o.leases.renew(p, hold.revision);
       if (revision === undefined) {
-        if (!hold.final) this.#lose(p, hold, undefined, 'lease lost: giving the partition up');
+        if (!hold.final) this.#lose(p, hold, 'lease lost: giving the partition up');
         return;
       }
       hold.revision = revision;
       hold.renewedAt = sentAt;
+      this.#armFence(p, hold);
     } catch (error) {
-      // The server is unreachable; the fence in #renewAll gives the lease up before it can expire.
+      // The server is unreachable; the fence gives the lease up before it can expire.
       this.#o.log.warn({ partition: p, err: error }, 'could not renew the lease; retrying');
     }
   }
 
-  /** The lease is (or may soon be) someone else's: stop at once, whatever is draining, and keep the lease. */
-  #lose(p: number, hold: Hold, error: unknown, message: string): void {
+  #armFence(p: number, hold: Hold): void {
+    clearTimeout(hold.fence);
+    if (hold.final) return;
+    const delay = hold.renewedAt + this.#o.leaseTtlMs * 0.75 - Date.now();
+    hold.fence = setTimeout(() => {
+      if (!hold.final) this.#lose(p, hold, 'lease not renewed in time: giving the partition up');
+    }, Math.max(0, delay));
+  }
+
+  /** No more renewals of this hold's lease. */
+  #finalize(hold: Hold): void {
     hold.final = true;
+    clearTimeout(hold.fence);
+  }
+
+  /** The lease is (or may soon be) someone else's: stop at once, whatever is draining, and keep the lease. */
+  #lose(p: number, hold: Hold, message: string): void {
+    this.#finalize(hold);
     this.lost++;
-    this.#o.log.warn({ partition: p, ...(error === undefined ? {} : { err: error }) }, message);
+    this.#o.log.warn({ partition: p }, message);
     void hold.partition.release(0);
     void this.#leave(p, 0, false);
   }
@@ -180,11 +207,14 @@ export class Coordinator {
     const sentAt = Date.now();
     const revision = await this.#o.leases.acquire(p);
     if (revision === undefined) return;
-    const partition = new OwnedPartition(p, { ...this.#o.deps, onBroken: (error) => this.#broken(p, error) });
-    const hold: Hold = { partition, revision, renewedAt: sentAt, renewing: undefined, final: false, leaving: undefined };
+    const partition: OwnedPartition = new OwnedPartition(p, { ...this.#o.deps, onBroken: (error) => this.#broken(p, partition, error) });
+    const hold: Hold = { partition, revision, renewedAt: sentAt, renewing: undefined, fence: undefined, final: false, leaving: undefined };
     this.#holds.set(p, hold);
+    this.#armFence(p, hold);
+    void this.#keepRenewing(p, hold);
     try {
-      await partition.start();
+      // False if the partition was given up while starting (its lease fenced): nothing was consumed.
+      if (!await partition.start()) return;
       this.takeovers++;
       this.#o.log.info({ partition: p }, 'partition taken');
     } catch (error) {
@@ -194,7 +224,8 @@ export class Coordinator {
   }
 
   /** The partition's consumer stopped on its own: hand it over; a later tick takes it again if it is still ours to take. */
-  #broken(p: number, error: unknown): void {
+  #broken(p: number, partition: OwnedPartition, error: unknown): void {
+    if (this.#holds.get(p)?.partition !== partition) return; // an earlier hold of p, already gone
     this.#o.log.error({ partition: p, err: error }, 'the partition\'s consumer stopped; releasing the partition');
     void this.#leave(p, this.#o.handoffTimeoutMs, true);
   }
@@ -210,9 +241,9 @@ export class Coordinator {
     hold.leaving ??= (async () => {
       await hold.partition.release(graceMs);
       const release = releaseLease && !hold.final;
-      hold.final = true;
-      await hold.renewing;
+      this.#finalize(hold);
       if (release) {
+        await hold.renewing; // bounded by the client's request timeout
         await this.#o.leases.release(p, hold.revision).catch((error: unknown) => {
           this.#o.log.warn({ partition: p, err: error }, 'could not delete the lease; it expires after its TTL');
         });

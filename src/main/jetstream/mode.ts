@@ -159,27 +159,33 @@ export class JetStreamMode {
 
   /**
    * Hands every partition over (draining each for up to `graceMs`) and closes the connection.
-   * Bounded: with the server unreachable, settled records cannot be written and leases cannot be
-   * deleted, so after `graceMs` plus one lease TTL it closes anyway; what is unacknowledged then
-   * runs again on the next owner.
+   * Bounded: with the server unreachable, settled records cannot be written nor leases deleted, so
+   * each step gives up after its bound (a lease TTL to stop taking partitions, then `graceMs` plus
+   * a lease TTL to hand them over) and the connection is closed anyway; what is unacknowledged
+   * then runs again on the next owner.
    */
   async stop(graceMs: number): Promise<void> {
-    const deadline = graceMs + this.settings.leaseTtlMs;
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([
-      this.#coordinator.stop(graceMs).then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), deadline);
-      }),
-    ]);
-    clearTimeout(timer);
+    const ttl = this.settings.leaseTtlMs;
+    const onTime = (await within(this.#coordinator.quiesce(), ttl)) && (await within(this.#coordinator.handOverAll(graceMs), graceMs + ttl));
     this.#stopping.abort();
-    if (late) {
-      this.#coordinator.halt();
-      this.#log.warn({ deadlineMs: deadline }, 'could not hand the partitions over in time (NATS unreachable?); closing anyway');
-      await this.#nc.close().catch(() => {});
-    } else {
+    if (onTime) {
       await this.#nc.drain().catch(() => {});
+      return;
     }
+    this.#coordinator.halt();
+    this.#log.warn({ graceMs, leaseTtlMs: ttl }, 'could not hand the partitions over in time (NATS unreachable?); closing anyway');
+    await this.#nc.close().catch(() => {});
+  }
+}
+
+/** True if `work` settles within `ms`. */
+async function within(work: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work.then(() => true), new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    })]);
+  } finally {
+    clearTimeout(timer);
   }
 }

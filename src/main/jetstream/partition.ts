@@ -93,6 +93,8 @@ export class OwnedPartition {
   #onEmpty: (() => void) | undefined;
   /** While releasing: ends the wait for running intents early (a lost lease cannot wait). */
   #cutShort: (() => void) | undefined;
+  /** Set by `abandon`: the connection is going away, so nothing more is retried. */
+  #abandoned = false;
 
   constructor(p: number, deps: PartitionDeps) {
     this.p = p;
@@ -108,14 +110,24 @@ export class OwnedPartition {
     return this.#inflight.size + this.#pipeline.length;
   }
 
-  /** Recreates the consumer (see topology.ts) and starts consuming. */
-  async start(): Promise<void> {
+  /**
+   * Recreates the consumer (see topology.ts) and starts consuming: true once consuming, false if
+   * the partition was released meanwhile (then nothing was consumed).
+   */
+  async start(): Promise<boolean> {
     const { js, jsm, topo, settings } = this.#deps;
     await recreateConsumer(jsm, topo, this.p, settings);
     this.#replayUntil = (await jsm.streams.info(topo.stream)).state.last_seq;
-    if (this.#state !== 'starting') return;
+    if (this.#state !== 'starting') return false;
     const consumer = await js.consumers.get(topo.stream, consumerOf(this.p));
-    this.#messages = await consumer.consume({ max_messages: Math.min(256, settings.maxAckPending), callback: (msg) => this.#safely(() => this.#deliver(msg)) });
+    if (this.#state !== 'starting') return false;
+    const messages = await consumer.consume({ max_messages: Math.min(256, settings.maxAckPending), callback: (msg) => this.#safely(() => this.#deliver(msg)) });
+    if (this.#state !== 'starting') {
+      // Released while the consume request was under way: `#deliver` ignores what it may bring.
+      messages.stop();
+      return false;
+    }
+    this.#messages = messages;
     this.#state = 'consuming';
     // The client stops a consumer whose callback threw, or that it cannot keep alive; unless we
     // stopped it, the partition is held but not consumed, so it must be handed back.
@@ -127,6 +139,7 @@ export class OwnedPartition {
     void this.#watchConsumer(this.#messages);
     this.#working = setInterval(() => this.#keepAlive(), Math.max(100, Math.floor(settings.ackWaitMs / 3)));
     this.#working.unref();
+    return true;
   }
 
   async #watchConsumer(messages: ConsumerMessages): Promise<void> {
@@ -178,6 +191,17 @@ export class OwnedPartition {
     } catch (error) {
       this.#deps.onBroken(error);
     }
+  }
+
+  /**
+   * For a shutdown that ran out of time: cancels everything at once and stops retrying record
+   * writes. What is unacknowledged runs again on the next owner.
+   */
+  abandon(): void {
+    this.#abandoned = true;
+    this.#abort.abort(new Error('partition abandoned'));
+    void this.release(0);
+    for (const item of this.#inflight.values()) item.handOff.abort();
   }
 
   #deliver(msg: JsMsg): void {
@@ -309,7 +333,7 @@ export class OwnedPartition {
         try {
           return await this.#deps.store.put(stored);
         } catch (error) {
-          if (this.#abort.signal.aborted && !isFinal(stored.status)) return;
+          if (this.#abandoned || (this.#abort.signal.aborted && !isFinal(stored.status))) return;
           this.#deps.log.warn({ partition: this.p, intentId: stored.intentId, err: error }, 'could not write the intent record; retrying');
           await new Promise((resolve) => setTimeout(resolve, RETRY_MS[Math.min(i, RETRY_MS.length - 1)]));
         }
