@@ -3,7 +3,7 @@
  * ready once the server says so. `.ci/run` installs nats-server from Debian's packages.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,10 +29,21 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startNatsServer(): Promise<NatsServer> {
+export interface NatsServerOptions {
+  /** The server's max_payload in bytes (a config-file setting); the server's default is 1 MiB. */
+  maxPayload?: number;
+}
+
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const port = await freePort();
   const store = mkdtempSync(join(tmpdir(), 'lanepool-nats-'));
-  const child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store];
+  if (options.maxPayload !== undefined) {
+    const config = join(store, 'nats.conf');
+    writeFileSync(config, `max_payload: ${options.maxPayload}\n`);
+    args.push('-c', config);
+  }
+  const child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`nats-server did not start within 15 s:\n${log}`)), 15_000);

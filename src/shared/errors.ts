@@ -181,10 +181,13 @@ export class JetStreamError extends LanePoolError {
 export class InvalidIntentError extends LanePoolError {
   readonly code = 'ERR_INVALID_INTENT';
   readonly detail: string;
-  constructor(data: { detail: string }) {
+  /** True when the intent is valid but larger than the NATS server's max_payload. */
+  readonly tooLarge: boolean;
+  constructor(data: { detail: string; tooLarge?: boolean }) {
     super(`invalid intent: ${data.detail}`);
     this.name = 'InvalidIntentError';
     this.detail = data.detail;
+    this.tooLarge = data.tooLarge ?? false;
   }
 }
 

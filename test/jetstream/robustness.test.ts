@@ -3,6 +3,7 @@
  * messages that are not intents, instances started with settings the server's buckets disagree
  * with, and the NATS server going away.
  */
+import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredIntent } from '../../src/main/jetstream/intent-store.ts';
@@ -10,6 +11,8 @@ import { shardFor } from '../../src/main/routing.ts';
 import type { Service } from '../../src/main/service/server.ts';
 import { http, submit } from '../service/helpers.ts';
 import { eventually, freshStream, ownedBy, startNatsServer, startNatsService, type NatsServer } from './helpers.ts';
+
+const BIG_RESULT = fileURLToPath(new URL('../fixtures/big-result-provider.mjs', import.meta.url));
 
 /** A gauge's value from GET /metrics. */
 async function gauge(service: Service, name: string): Promise<number> {
@@ -99,6 +102,28 @@ describe('JetStream mode: robustness', () => {
     const after = await submit(a, 'after', { type: 'thread.turn.start', payload: { input: 'hi' } }, true);
     expect(after.body).toMatchObject({ status: 'completed', attempt: 1 });
     expect(await gauge(a, 'lanepool_jetstream_takeovers')).toBe(2);
+  });
+
+  it('settles an intent whose result is too large to store, and refuses an intent too large to publish', async () => {
+    // A server with a 64 KiB max_payload, as some deployments have.
+    const small = await startNatsServer({ maxPayload: 65_536 });
+    const a = await startNatsService(small, freshStream(), 'a', { natsPartitions: 1, shards: 1, handler: BIG_RESULT });
+    try {
+      const big = await submit(a, 'big', { type: 'thread.turn.start', payload: { input: '100000' } }, true);
+      expect(big.body).toMatchObject({ status: 'completed', error: { code: 'ERR_RESULT_TOO_LARGE' } });
+      expect(big.body.result).toBeUndefined();
+      const fits = await submit(a, 'big', { type: 'thread.turn.start', payload: { input: '10' } }, true);
+      expect(fits.body).toMatchObject({ status: 'completed', result: { output: 'xxxxxxxxxx' } });
+
+      const huge = await submit(a, 'huge', { type: 'thread.turn.start', payload: { input: 'y'.repeat(100_000) }, intentId: 'huge-1' });
+      expect(huge.status).toBe(413);
+      expect(huge.body.error).toMatchObject({ code: 'ERR_BODY_TOO_LARGE', message: expect.stringMatching(/max_payload \(65536\)/) });
+      expect((await http(a, 'GET', '/v1/intents/huge-1')).status).toBe(404);
+      await eventually(async () => await gauge(a, 'lanepool_jetstream_inflight') === 0, 'nothing left unacknowledged');
+    } finally {
+      await a.shutdown();
+      await small.stop();
+    }
   });
 
   it('refuses to start with a lease TTL other than the lease bucket\'s', async () => {

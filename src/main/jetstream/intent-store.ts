@@ -90,8 +90,21 @@ export class IntentStore {
     }
   }
 
+  /**
+   * Writes a record. A result too large for the NATS server's max_payload is left out and replaced
+   * by an `ERR_RESULT_TOO_LARGE` error on the record: the intent still settles (and is acknowledged)
+   * instead of retrying a write that can never succeed.
+   */
   async put(record: StoredIntent): Promise<void> {
-    await jetStreamCall('intent write', () => this.#kv.put(storeKey(record.intentId), encoder.encode(JSON.stringify(record))));
+    const text = JSON.stringify(record);
+    try {
+      await jetStreamCall('intent write', () => this.#kv.put(storeKey(record.intentId), encoder.encode(text)));
+    } catch (error) {
+      if (record.result === undefined || !(error instanceof Error && /MAX_PAYLOAD_EXCEEDED/.test(error.message))) throw error;
+      const { result: _dropped, ...rest } = record;
+      const message = `the result was not stored: the record is ${Buffer.byteLength(text)} bytes as JSON, over the NATS server's max_payload`;
+      await this.put({ ...rest, error: { code: 'ERR_RESULT_TOO_LARGE', message } });
+    }
   }
 
   /**

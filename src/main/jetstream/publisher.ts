@@ -80,6 +80,8 @@ export async function publishWith(nc: NatsConnection, topo: Topology, store: Int
   const record: StoredIntent = {
     intentId, threadId: intent.threadId, type: intent.type, partition, status: 'queued', submittedAt: new Date().toISOString(), attempt: 0,
   };
+  const body: StreamedIntent = { intentId, threadId: intent.threadId, type: intent.type, payload: intent.payload };
+  checkSize(nc, body);
   const created = await store.create(record);
   if (!created.created) {
     const existing = created.existing;
@@ -89,12 +91,12 @@ export async function publishWith(nc: NatsConnection, topo: Topology, store: Int
     // A queued record whose publish may have been lost (the publisher died between the two steps):
     // publish again while the server can still drop it as a duplicate if the first one did land.
     if (existing.status === 'queued' && Date.now() - Date.parse(existing.submittedAt) < REPUBLISH_WITHIN_MS) {
-      await publishMessage(nc, topo, { ...intent, intentId }, partition);
+      await publishMessage(nc, topo, body, partition);
     }
     return { kind: 'duplicate', record: existing };
   }
   try {
-    await publishMessage(nc, topo, { ...intent, intentId }, partition);
+    await publishMessage(nc, topo, body, partition);
   } catch (error) {
     // Not known to be stored: forget the record so a retry with the same intentId is a fresh
     // submission. (If it was stored after all, the server drops the retry's publish as a duplicate;
@@ -105,10 +107,21 @@ export async function publishWith(nc: NatsConnection, topo: Topology, store: Int
   return { kind: 'accepted', record };
 }
 
-async function publishMessage(nc: NatsConnection, topo: Topology, intent: IntentMessage & { intentId: string }, partition: number): Promise<void> {
-  const body: StreamedIntent = { intentId: intent.intentId, threadId: intent.threadId, type: intent.type, payload: intent.payload };
+/** Room left in a message for its headers (Nats-Msg-Id and JetStream's own). */
+const HEADER_ROOM = 512;
+
+/** A message over the server's max_payload would be refused on every retry: refuse it up front. */
+function checkSize(nc: NatsConnection, body: StreamedIntent): void {
+  const max = nc.info?.max_payload;
+  const bytes = Buffer.byteLength(JSON.stringify(body));
+  if (max !== undefined && bytes > max - HEADER_ROOM) {
+    throw new InvalidIntentError({ detail: `it is ${bytes} bytes as JSON, over the ${max - HEADER_ROOM} the NATS server's max_payload (${max}) leaves`, tooLarge: true });
+  }
+}
+
+async function publishMessage(nc: NatsConnection, topo: Topology, body: StreamedIntent, partition: number): Promise<void> {
   const ack = await jetStreamCall('publish', () => nc.jetstream().publish(subjectOf(topo, partition), JSON.stringify(body), {
-    msgID: intent.intentId,
+    msgID: body.intentId,
     expect: { streamName: topo.stream },
   }));
   if (ack.stream !== topo.stream) throw new JetStreamError({ operation: 'publish', detail: `stored in stream ${ack.stream}, not ${topo.stream}` });

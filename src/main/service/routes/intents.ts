@@ -1,6 +1,6 @@
 /** POST /v1/threads/:threadId/intents and GET /v1/intents/:intentId. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { JetStreamError } from '../../../shared/errors.ts';
+import { InvalidIntentError, JetStreamError } from '../../../shared/errors.ts';
 import type { StoredIntent } from '../../jetstream/intent-store.ts';
 import type { JetStreamMode } from '../../jetstream/mode.ts';
 import { INTENT_ID_PATTERN, submissionSchema } from '../../../shared/intents.ts';
@@ -79,6 +79,7 @@ async function viaJetStream(jetstream: JetStreamMode, threadId: string, body: Su
   try {
     result = await jetstream.publish({ threadId, ...body });
   } catch (error) {
+    if (error instanceof InvalidIntentError && error.tooLarge) return sendError(reply, 'ERR_BODY_TOO_LARGE', error.message);
     if (!(error instanceof JetStreamError)) throw error;
     reply.header('Retry-After', '1');
     return sendError(reply, 'ERR_JETSTREAM', error.message);
