@@ -77,10 +77,22 @@ export class Leases {
     }
   }
 
-  /** Extends a held lease: its new revision, or undefined if it was lost (expired and taken, or deleted). */
+  /**
+   * Extends a held lease: its new revision, or undefined if it was lost (expired and taken, or
+   * deleted). A revision that moved because an earlier renewal of ours landed after its request
+   * timed out is recognised by the owner in the value, and renewed from there.
+   */
   async renew(p: number, revision: number): Promise<number | undefined> {
     try {
       return await jetStreamCall('lease renew', () => this.#kv.update(`p.${p}`, this.#value(), revision));
+    } catch (error) {
+      if (!isWrongRevision(error)) throw error;
+    }
+    const entry = await jetStreamCall('lease read', () => this.#kv.get(`p.${p}`));
+    if (entry === null || entry.operation !== 'PUT' || entry.revision === revision) return undefined;
+    if (entry.json<{ owner: string }>().owner !== this.instance) return undefined;
+    try {
+      return await jetStreamCall('lease renew', () => this.#kv.update(`p.${p}`, this.#value(), entry.revision));
     } catch (error) {
       if (isWrongRevision(error)) return undefined;
       throw error;
