@@ -17,6 +17,26 @@ export function startNatsService(nats: NatsServer, stream: string, instanceId: s
   return startTestService({ nats: nats.url, natsStream: stream, instanceId, leaseTtlMs: 1000, ...overrides });
 }
 
+/** Services started on one test file's nats-server, shut down together in its afterAll. */
+export class ServiceSet {
+  readonly #services: Service[] = [];
+  readonly #nats: () => NatsServer;
+
+  constructor(nats: () => NatsServer) {
+    this.#nats = nats;
+  }
+
+  async start(stream: string, instanceId: string, overrides: Partial<ServiceConfig> = {}): Promise<Service> {
+    const service = await startNatsService(this.#nats(), stream, instanceId, overrides);
+    this.#services.push(service);
+    return service;
+  }
+
+  async shutdownAll(): Promise<void> {
+    await Promise.all(this.#services.map((service) => service.shutdown()));
+  }
+}
+
 /** The partitions the instance consumes, from GET /readyz. */
 export async function ownedBy(service: Service): Promise<number[]> {
   const reply = await http(service, 'GET', '/readyz');

@@ -10,7 +10,7 @@ import type { StoredIntent } from '../../src/main/jetstream/intent-store.ts';
 import { shardFor } from '../../src/main/routing.ts';
 import type { Service } from '../../src/main/service/server.ts';
 import { http, submit } from '../service/helpers.ts';
-import { eventually, freshStream, ownedBy, startNatsServer, startNatsService, type NatsServer } from './helpers.ts';
+import { eventually, freshStream, ownedBy, ServiceSet, startNatsServer, startNatsService, type NatsServer } from './helpers.ts';
 
 const BIG_RESULT = fileURLToPath(new URL('../fixtures/big-result-provider.mjs', import.meta.url));
 
@@ -25,19 +25,15 @@ async function gauge(service: Service, name: string): Promise<number> {
 describe('JetStream mode: robustness', () => {
   let nats: NatsServer;
   let nc: NatsConnection;
-  const services: Service[] = [];
-  const start = async (...args: Parameters<typeof startNatsService> extends [unknown, ...infer R] ? R : never): Promise<Service> => {
-    const service = await startNatsService(nats, ...args);
-    services.push(service);
-    return service;
-  };
+  const services = new ServiceSet(() => nats);
+  const start = services.start.bind(services);
 
   beforeAll(async () => {
     nats = await startNatsServer();
     nc = await connect({ servers: nats.url });
   });
   afterAll(async () => {
-    await Promise.all(services.map((service) => service.shutdown()));
+    await services.shutdownAll();
     await nc?.close();
     await nats?.stop();
   });

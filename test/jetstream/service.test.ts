@@ -4,22 +4,18 @@ import { intentPublisher } from '../../src/main/jetstream/publisher.ts';
 import { shardFor } from '../../src/main/routing.ts';
 import type { Service } from '../../src/main/service/server.ts';
 import { http, submit } from '../service/helpers.ts';
-import { eventually, freshStream, ownedBy, startNatsServer, startNatsService, type NatsServer } from './helpers.ts';
+import { eventually, freshStream, ownedBy, ServiceSet, startNatsServer, startNatsService, type NatsServer } from './helpers.ts';
 
 describe('JetStream mode: one service, several instances', () => {
   let nats: NatsServer;
-  const services: Service[] = [];
-  const start = async (...args: Parameters<typeof startNatsService> extends [unknown, ...infer R] ? R : never): Promise<Service> => {
-    const service = await startNatsService(nats, ...args);
-    services.push(service);
-    return service;
-  };
+  const services = new ServiceSet(() => nats);
+  const start = services.start.bind(services);
 
   beforeAll(async () => {
     nats = await startNatsServer();
   });
   afterAll(async () => {
-    await Promise.all(services.map((service) => service.shutdown()));
+    await services.shutdownAll();
     await nats?.stop();
   });
 
