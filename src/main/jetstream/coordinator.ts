@@ -9,10 +9,10 @@
  *   renewal was *sent* (re-armed by each success). If it fires, the partition is given up at once
  *   (its intents cancelled, unacknowledged), before the server can expire the lease and hand it to
  *   someone else. Renewals slower than about 3/8 of the TTL trip it even when they succeed.
- * - **Assignment**, every quarter TTL (at most every second), never overlapping: renews membership, computes the target set (the `--partitions` list, or this
- *   instance's share of `assignPartitions(P, members)`), hands over held partitions outside it
- *   (drain, then delete the lease) and takes free ones inside it (create the lease, recreate the
- *   consumer, consume). Ticks never overlap.
+ * - **Assignment**, a tick every quarter TTL (at most every second), ticks never overlapping:
+ *   renews membership, computes the target set (the `--partitions` list, or this instance's share
+ *   of `assignPartitions(P, members)`), hands over held partitions outside it (drain, then delete
+ *   the lease) and takes free ones inside it (create the lease, recreate the consumer, consume).
  *
  * Invariant: a partition is consumed here only while this instance holds its lease, and a partition
  * being handed over is not taken again until its previous hold has fully stopped.
