@@ -74,13 +74,15 @@ describe('JetStream mode: robustness', () => {
 
   it('terminates stream messages that are not intents, and the partition keeps flowing', async () => {
     const stream = freshStream();
-    const a = await start(stream, 'a', { natsPartitions: 1, shards: 1 });
+    // A short ack wait: anything left unacknowledged is redelivered (and replayed) within the test.
+    const a = await start(stream, 'a', { natsPartitions: 1, shards: 1, ackWaitMs: 1000 });
     const js = nc.jetstream();
     const subject = `${stream}.intents.0`;
     await js.publish(subject, 'not json');
     await js.publish(subject, JSON.stringify({ threadId: 'raw', type: 'thread.turn.start', payload: { input: 'no intentId' } }));
     await js.publish(subject, JSON.stringify({ threadId: 'raw', type: 'thread.turn.start', payload: { input: 'no intentId, again' } }));
     await js.publish(subject, JSON.stringify({ intentId: 'bad-type', threadId: 'raw', type: 'thread.nope', payload: {} }));
+    await new Promise((resolve) => setTimeout(resolve, 2500)); // past two ack waits
     const after = await submit(a, 'healthy', { type: 'thread.turn.start', payload: { input: 'hi' } }, true);
     expect(after.body).toMatchObject({ status: 'completed', attempt: 1 });
     expect(await gauge(a, 'lanepool_jetstream_poison')).toBe(4);
