@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ProviderSession } from '../src/shared/provider.ts';
 import { createSimulator } from '../src/worker/simulator.ts';
 
 const call = () => ({ signal: new AbortController().signal, intentId: 'i', attempt: 1 });
@@ -17,21 +18,17 @@ describe('simulator ids', () => {
       turns.push(turn.turnId);
     }
     expect(turns).toEqual(['turn-1', 'turn-1', 'turn-2', 'turn-2', 'turn-3']);
-    // A second live session of the thread (a restart in a new mode) counts on, and resumes the turns.
-    const a2 = await sim.startSession({ ...call(), threadId: 'a', runtimeMode: 'plan', resumeCursor: a.cursor });
-    expect(a2.sessionId).toBe('sim-a-2');
-    expect((await sim.sendTurn(a2, { ...call(), input: 'x' })).turnId).toBe('turn-4');
   });
 
-  it('forgets a thread once its sessions are stopped, so its memory is bounded by live sessions', async () => {
+  it('carry on across a session resumed from the cursor, even in another worker\'s simulator', async () => {
     const sim = createSimulator(settings);
-    const first = await sim.startSession({ ...call(), threadId: 't', runtimeMode: 'default' });
-    const second = await sim.startSession({ ...call(), threadId: 't', runtimeMode: 'default' });
+    const first: ProviderSession = await sim.startSession({ ...call(), threadId: 't', runtimeMode: 'default' });
+    for (let i = 0; i < 2; i++) first.cursor = (await sim.sendTurn(first, { ...call(), input: 'x' })).cursor;
     await sim.stopSession(first, call());
-    const third = await sim.startSession({ ...call(), threadId: 't', runtimeMode: 'default' });
-    expect(third.sessionId).toBe('sim-t-3');
-    await sim.stopSession(second, call());
-    await sim.stopSession(third, call());
-    expect((await sim.startSession({ ...call(), threadId: 't', runtimeMode: 'default' })).sessionId).toBe('sim-t-1');
+    const elsewhere = createSimulator(settings);
+    const second = await elsewhere.startSession({ ...call(), threadId: 't', runtimeMode: 'plan', resumeCursor: first.cursor });
+    expect(second.sessionId).toBe('sim-t-3');
+    expect(second.sessionId).not.toBe(first.sessionId);
+    expect((await elsewhere.sendTurn(second, { ...call(), input: 'x' })).turnId).toBe('turn-3');
   });
 });

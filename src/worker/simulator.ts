@@ -3,27 +3,20 @@
  * (a few ms). An intent's `payload.simulate` can make it hang its session start (for a time or
  * forever), burn CPU in sendTurn, or fail, which makes load tests deterministic.
  *
- * Ids count per thread, so a thread's ids never depend on what other threads of its worker did:
- *   - sessionId `sim-<threadId>-<n>`: the thread's n-th session among those started since it last had
- *     none. The simulator remembers a thread only while it has a live session (so its memory is
- *     bounded by the reactor's sessions); once all of them are stopped, numbering starts again at 1.
- *   - turnId `turn-<n>`: the thread's n-th turn, read from the cursor, so it carries on across a
- *     session restarted from that cursor (and across workers) without any state here.
+ * Ids count per thread, read from the thread's cursor (its turns so far), so they never depend on
+ * what other threads of the worker did, carry on across a session resumed from that cursor (after a
+ * mode change, an eviction, or in another worker), and cost no per-thread state here:
+ *   - turnId `turn-<n>`: the thread's n-th turn.
+ *   - sessionId `sim-<threadId>-<n>`: the thread's session that began at its n-th turn. A Stop drops the
+ *     cursor, so the thread's next session is `-1` again: a new conversation.
  */
 import { ProviderError } from '../shared/errors.ts';
 import type { Simulate } from '../shared/intents.ts';
 import type { Provider, ProviderSession, SimulatorSettings } from '../shared/provider.ts';
 
-/** The simulator's sessions also carry their thread, so a stop can find the thread's counters. */
-interface SimSession extends ProviderSession {
-  threadId: string;
-}
-
 type Operation = 'start' | 'send' | 'interrupt' | 'approval' | 'user-input' | 'stop';
 
 export function createSimulator(settings: SimulatorSettings): Provider {
-  /** Per thread with a live session: sessions started (for the next id) and still live. */
-  const threads = new Map<string, { started: number; live: number }>();
   /** Turns in progress by session id, so an interrupt has something to interrupt. */
   const activeTurns = new Map<string, AbortController>();
 
@@ -32,10 +25,8 @@ export function createSimulator(settings: SimulatorSettings): Provider {
       failIf(simulate, 'start');
       const hang = simulate?.startHangMs;
       await sleep(hang === 'forever' ? Infinity : (hang ?? settings.startMs), signal);
-      let thread = threads.get(threadId);
-      if (thread === undefined) threads.set(threadId, (thread = { started: 0, live: 0 }));
-      thread.live++;
-      return { sessionId: `sim-${threadId}-${++thread.started}`, threadId, cursor: resumeCursor ?? '0' } as SimSession;
+      const cursor = resumeCursor ?? '0';
+      return { sessionId: `sim-${threadId}-${Number(cursor) + 1}`, cursor };
     },
 
     async sendTurn(session, { input, signal, simulate }) {
@@ -77,10 +68,6 @@ export function createSimulator(settings: SimulatorSettings): Provider {
     async stopSession(session: ProviderSession, { signal, simulate }) {
       failIf(simulate, 'stop');
       activeTurns.get(session.sessionId)?.abort();
-      // Forgotten before the latency, like a real stop that has been sent: a failed stop keeps it.
-      const { threadId } = session as SimSession;
-      const thread = threads.get(threadId);
-      if (thread !== undefined && --thread.live === 0) threads.delete(threadId);
       await sleep(settings.stopMs, signal);
     },
   };
