@@ -16,6 +16,6 @@ describe('lane teardown', () => {
     await pool.drain();
     const stats = pool.stats();
     expect(stats).toMatchObject({ lanes: 0, queued: 0, running: 0, completed: keys, failed: 0 });
-    for (const worker of await pool.inspect()) expect(worker).toEqual({ lanes: 0, queued: 0, running: 0, abandoned: 0 });
+    for (const worker of await pool.inspect()) expect(worker).toMatchObject({ lanes: 0, queued: 0, running: 0, abandoned: 0 });
   });
 });

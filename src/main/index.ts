@@ -9,17 +9,17 @@
  */
 export { LanePool, type PoolStats } from './pool.ts';
 export type { ShardStats, ShardState } from './shard.ts';
-export type { LanePoolOptions, RunOptions, DrainOptions, CloseOptions } from './options.ts';
+export type { LanePoolOptions, RunOptions, DrainOptions, CloseOptions, InspectOptions } from './options.ts';
 export { DEFAULTS, MAX_KEY_BYTES, MAX_TIMEOUT_MS } from './options.ts';
 export { shardFor, fnv1a32, jumpHash } from './routing.ts';
-export type { Handler, HandlerContext, HandlerInit } from '../shared/handler.ts';
+export type { Handler, HandlerContext, HandlerInit, HandlerStats } from '../shared/handler.ts';
 export {
   intentPublisher, type IntentMessage, type IntentPublisherOptions, type PublishIntent, type PublishResult,
 } from './jetstream/publisher.ts';
 export type { StoredIntent } from './jetstream/intent-store.ts';
 export type { ProviderFactory, Provider, ProviderSession } from '../shared/provider.ts';
 export type { IntentType } from '../shared/intents.ts';
-export type { WorkerLaneStats } from '../shared/protocol.ts';
+export type { WorkerLaneStats, WorkerHeap, WorkerReport } from '../shared/protocol.ts';
 export {
   LanePoolError, LaneTimeoutError, LaneCancelledError, QueueFullError, PoolClosedError, DrainTimeoutError,
   ShardRestartedError, HandlerLoadError, DataCloneError, NoSessionError, ProviderError, ConfigError,

@@ -84,6 +84,11 @@ export interface DrainOptions {
   timeoutMs?: number;
 }
 
+export interface InspectOptions {
+  /** Report a worker that has not answered within this many ms as `undefined`. @default no limit */
+  timeoutMs?: number;
+}
+
 export interface CloseOptions {
   /** Cancel queued and running tasks instead of waiting for them. @default false */
   force?: boolean;
@@ -186,6 +191,14 @@ export function checkDrainOptions(options: DrainOptions | undefined): number | u
   if (options === undefined) return undefined;
   if (options === null || typeof options !== 'object') throw new TypeError(`drain options must be an object, got ${show(options)}`);
   rejectUnknown(options, new Set(['timeoutMs']), 'drain options');
+  if (options.timeoutMs === undefined) return undefined;
+  return integer('options.timeoutMs', options.timeoutMs, 0, MAX_TIMEOUT_MS);
+}
+
+export function checkInspectOptions(options: InspectOptions | undefined): number | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object') throw new TypeError(`inspect options must be an object, got ${show(options)}`);
+  rejectUnknown(options, new Set(['timeoutMs']), 'inspect options');
   if (options.timeoutMs === undefined) return undefined;
   return integer('options.timeoutMs', options.timeoutMs, 0, MAX_TIMEOUT_MS);
 }

@@ -4,10 +4,10 @@
  */
 import { DrainTimeoutError, LaneCancelledError, PoolClosedError, QueueFullError } from '../shared/errors.ts';
 import {
-  checkCloseOptions, checkDrainOptions, checkKey, resolvePoolOptions, resolveRunOptions,
-  type CloseOptions, type DrainOptions, type LanePoolOptions, type ResolvedOptions, type RunOptions,
+  checkCloseOptions, checkDrainOptions, checkInspectOptions, checkKey, resolvePoolOptions, resolveRunOptions,
+  type CloseOptions, type DrainOptions, type InspectOptions, type LanePoolOptions, type ResolvedOptions, type RunOptions,
 } from './options.ts';
-import type { WorkerLaneStats } from '../shared/protocol.ts';
+import type { WorkerReport } from '../shared/protocol.ts';
 import type { PendingTask } from './pending-task.ts';
 import { shardFor } from './routing.ts';
 import { Shard, type ShardStats } from './shard.ts';
@@ -158,11 +158,19 @@ export class LanePool<P = unknown, R = unknown> {
   }
 
   /**
-   * Each worker's own view of its lane table, asked over the channel and answered after every message
-   * sent before the call. `undefined` for a shard without a live worker. Meant for tests and debugging.
+   * Each worker's own report, asked over the channel and answered after every message sent before the
+   * call: its lane table, its V8 heap, and its handler module's gauges (`stats` export). `undefined`
+   * for a shard without a live worker, or, with `timeoutMs`, one that has not answered in time (a
+   * frozen worker), so a caller such as a metrics scrape cannot hang on it.
    */
-  inspect(): Promise<(WorkerLaneStats | undefined)[]> {
-    return Promise.all(this.#shards.map((shard) => shard.inspect()));
+  inspect(options?: InspectOptions): Promise<(WorkerReport | undefined)[]> {
+    let timeoutMs;
+    try {
+      timeoutMs = checkInspectOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return Promise.all(this.#shards.map((shard) => shard.inspect(timeoutMs)));
   }
 
   /** A snapshot of the pool's counters. Cheap: read from the main thread's own bookkeeping. */

@@ -12,7 +12,7 @@
 import {
   DataCloneError, LaneCancelledError, ShardRestartedError, fromWire, type RestartReason,
 } from '../shared/errors.ts';
-import type { FromWorker, RunMessage, ToWorker, WorkerLaneStats } from '../shared/protocol.ts';
+import type { FromWorker, RunMessage, ToWorker, WorkerReport } from '../shared/protocol.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { PendingTask } from './pending-task.ts';
 import { ShardWorker, type WorkerState } from './shard-worker.ts';
@@ -58,7 +58,7 @@ export class Shard {
   #held: ToWorker[] | undefined;
   #failure: Error | undefined;
   #readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
-  readonly #probes = new Map<number, (stats: WorkerLaneStats | undefined) => void>();
+  readonly #probes = new Map<number, (stats: WorkerReport | undefined) => void>();
   #nextProbe = 0;
   #running = 0;
   readonly #counts: Record<Kind, number> = { completed: 0, failed: 0, timedOut: 0, cancelled: 0 };
@@ -141,15 +141,23 @@ export class Shard {
   }
 
   /**
-   * The worker's own lane table, read after everything sent before this call; undefined if the
-   * shard has no worker that can answer (failed or closed).
+   * The worker's own report (lanes, heap, handler gauges), read after everything sent before this
+   * call; undefined if the shard has no worker that can answer (failed or closed), or if it has not
+   * answered within `timeoutMs` (a frozen worker). A late answer is then ignored.
    */
-  inspect(): Promise<WorkerLaneStats | undefined> {
+  inspect(timeoutMs?: number): Promise<WorkerReport | undefined> {
     const state = this.#worker.state;
     if (state === 'failed' || state === 'closed') return Promise.resolve(undefined);
     const id = ++this.#nextProbe;
     return new Promise((resolve) => {
-      this.#probes.set(id, resolve);
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+        this.#probes.delete(id);
+        resolve(undefined);
+      }, timeoutMs);
+      this.#probes.set(id, (report) => {
+        clearTimeout(timer);
+        resolve(report);
+      });
       this.#send({ t: 'probe', id });
     });
   }

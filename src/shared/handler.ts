@@ -35,3 +35,14 @@ export type Handler<P = unknown, R = unknown> = (payload: P, ctx: HandlerContext
  * `handlerData`, before running any task; if it throws, the pool reports a HandlerLoadError.
  */
 export type HandlerInit<D = unknown> = (data: D, info: { shard: number }) => void | Promise<void>;
+
+/**
+ * The optional named export `stats` of a handler module: named gauges of the handler's own state in
+ * one worker (cache sizes, open sessions), reported with the worker's lanes and heap by
+ * `pool.inspect()`. Called on the worker's thread when a probe is read, so it must be cheap and
+ * synchronous. Values that are not finite numbers are dropped; if it throws, the probe reports `{}`.
+ *
+ * @example
+ * export const stats: HandlerStats = () => ({ sessions: sessions.size });
+ */
+export type HandlerStats = () => Record<string, number>;

@@ -80,7 +80,7 @@ export interface AbortTaskMessage {
   reason: string;
 }
 
-/** Ask for the worker's own view of its lanes; answered with a `ProbeReply` of the same id. */
+/** Ask for the worker's own view of its lanes, heap and handler; answered with a `ProbeReply` of the same id. */
 export interface ProbeMessage {
   t: 'probe';
   id: number;
@@ -132,10 +132,26 @@ export interface WorkerLaneStats {
   abandoned: number;
 }
 
+/** The worker's own V8 heap (`v8.getHeapStatistics()` run in the worker: its isolate, not the process). */
+export interface WorkerHeap {
+  usedBytes: number;
+  totalBytes: number;
+  limitBytes: number;
+}
+
+/**
+ * What a probe reports: the lane table, the heap, and the handler module's own gauges (its optional
+ * `stats()` export, see HandlerStats; empty without one, or when it throws).
+ */
+export interface WorkerReport extends WorkerLaneStats {
+  heap: WorkerHeap;
+  handler: Record<string, number>;
+}
+
 export interface ProbeReply {
   t: 'probe';
   id: number;
-  stats: WorkerLaneStats;
+  stats: WorkerReport;
 }
 
 export type FromWorker =

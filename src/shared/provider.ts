@@ -53,9 +53,39 @@ export interface SimulatorSettings {
   stopMs: number;
 }
 
+/** How many provider sessions one worker keeps, and for how long (see src/worker/thread-table.ts). */
+export interface SessionLimits {
+  /** Live sessions per worker; past it, the least recently used idle one is evicted. */
+  maxPerWorker: number;
+  /** An idle session is evicted after this many ms without an intent; 0 means never. */
+  idleMs: number;
+  /** Evicted threads whose resume cursor and runtime mode are kept (least recently used forgotten first). */
+  maxResumeCursors: number;
+}
+
 /** What the service hands each worker's reactor through `handlerData`. */
 export interface ReactorData {
   /** file: URL of a provider module; the simulator when absent. */
   provider?: string;
   simulator: SimulatorSettings;
+  sessions: SessionLimits;
 }
+
+/** The reactor's gauges for one worker (its `stats` export, read by probes and /metrics). */
+// A type, not an interface, so that it is a Record<string, number> (what a HandlerStats returns).
+export type ReactorStats = {
+  /** Threads with a live session. */
+  sessions: number;
+  /** Provider session starts in progress, including abandoned ones (cancelled or timed out). */
+  sessionsStarting: number;
+  /** Threads the worker holds state for (sessions, and threads between sessions). */
+  threads: number;
+  /** Evicted threads kept only as a resume cursor and runtime mode. */
+  resumeCursors: number;
+  /** Sessions evicted since the worker started, because they were idle past `idleMs`. */
+  sessionsEvictedIdle: number;
+  /** Sessions evicted since the worker started, to keep the worker within `maxPerWorker`. */
+  sessionsEvictedCap: number;
+  /** Background stops (evicted or orphaned sessions) that failed or did not finish in time. */
+  sessionStopFailures: number;
+};

@@ -4,10 +4,12 @@
  * to close. The returned promise stays pending until then, which keeps piscina from treating the
  * worker as idle.
  */
+import { getHeapStatistics } from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
 import { DataCloneError, LaneTimeoutError, toWire } from '../shared/errors.ts';
 import { Outbox } from '../shared/outbox.ts';
-import type { AttachRequest, AttachResult, FromWorker, ToWorker } from '../shared/protocol.ts';
+import type { HandlerStats } from '../shared/handler.ts';
+import type { AttachRequest, AttachResult, FromWorker, ToWorker, WorkerReport } from '../shared/protocol.ts';
 import { ShardMemory } from '../shared/shard-memory.ts';
 import { Lanes, type LaneTask, type Outcome } from './lanes.ts';
 import { loadHandler } from './load-handler.ts';
@@ -28,9 +30,9 @@ export async function attach(request: AttachRequest): Promise<AttachResult> {
   // Beat from the start, so a worker that freezes while loading the handler is caught too.
   memory.beat();
   const heartbeat = heartbeatMs > 0 ? setInterval(() => memory.beat(), heartbeatMs) : undefined;
-  let handler;
+  let loaded;
   try {
-    handler = await loadHandler(handlerUrl, handlerData, shard);
+    loaded = await loadHandler(handlerUrl, handlerData, shard);
   } catch (error) {
     clearInterval(heartbeat);
     port.close();
@@ -38,7 +40,7 @@ export async function attach(request: AttachRequest): Promise<AttachResult> {
   }
 
   memory.markLoaded();
-  const lanes = new Lanes(handler, {
+  const lanes = new Lanes(loaded.handler, {
     started: (task) => {
       outbox.push({ t: 'started', id: task.id });
       // No room to record it in shared memory: announce it now, before the handler can hang us.
@@ -52,7 +54,7 @@ export async function attach(request: AttachRequest): Promise<AttachResult> {
     abandoned: (count) => outbox.push({ t: 'abandoned', count }),
   }, shard);
 
-  const result = await serve(port, lanes, outbox);
+  const result = await serve(port, lanes, outbox, loaded.stats);
   clearInterval(heartbeat);
   return result;
 }
@@ -109,7 +111,7 @@ class StartedTable {
   }
 }
 
-function serve(port: MessagePort, lanes: Lanes, outbox: Outbox<FromWorker>): Promise<AttachResult> {
+function serve(port: MessagePort, lanes: Lanes, outbox: Outbox<FromWorker>, stats: HandlerStats | undefined): Promise<AttachResult> {
   return new Promise((resolve) => {
     port.on('message', (batch: ToWorker[]) => {
       for (const message of batch) {
@@ -124,7 +126,7 @@ function serve(port: MessagePort, lanes: Lanes, outbox: Outbox<FromWorker>): Pro
             lanes.abort(message.id, message.reason);
             break;
           case 'probe':
-            outbox.push({ t: 'probe', id: message.id, stats: lanes.stats() });
+            outbox.push({ t: 'probe', id: message.id, stats: probeReport(lanes, stats) });
             break;
           case 'close':
             outbox.flush();
@@ -138,6 +140,22 @@ function serve(port: MessagePort, lanes: Lanes, outbox: Outbox<FromWorker>): Pro
     outbox.push({ t: 'ready' });
     outbox.flush();
   });
+}
+
+/** The probe's answer. The handler's gauges are its own code: whatever they do must not break the batch loop. */
+function probeReport(lanes: Lanes, stats: HandlerStats | undefined): WorkerReport {
+  const heap = getHeapStatistics();
+  const gauges: Record<string, number> = {};
+  try {
+    for (const [name, value] of Object.entries(stats?.() ?? {})) if (Number.isFinite(value)) gauges[name] = value;
+  } catch {
+    // Reported as no gauges; the lane table and heap still go out.
+  }
+  return {
+    ...lanes.stats(),
+    heap: { usedBytes: heap.used_heap_size, totalBytes: heap.total_heap_size, limitBytes: heap.heap_size_limit },
+    handler: gauges,
+  };
 }
 
 /** Cancelled tasks were already settled by the main thread, which cancelled them; nothing to send. */

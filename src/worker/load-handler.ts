@@ -1,15 +1,21 @@
 import { HandlerLoadError } from '../shared/errors.ts';
-import type { Handler, HandlerInit } from '../shared/handler.ts';
+import type { Handler, HandlerInit, HandlerStats } from '../shared/handler.ts';
+
+/** A loaded handler module: its default export, and its optional `stats` export. */
+export interface LoadedHandler {
+  handler: Handler;
+  stats: HandlerStats | undefined;
+}
 
 /**
  * Imports the user's handler module, awaits its optional `init(data, { shard })` export, and returns
- * its default export. A `.ts` module works because the worker entry registers tsx before anything
- * else runs. Every failure becomes a HandlerLoadError.
+ * its default export and optional `stats` export. A `.ts` module works because the worker entry
+ * registers tsx before anything else runs. Every failure becomes a HandlerLoadError.
  */
-export async function loadHandler(url: string, data: unknown, shard: number): Promise<Handler> {
-  let mod: { default?: unknown; init?: unknown };
+export async function loadHandler(url: string, data: unknown, shard: number): Promise<LoadedHandler> {
+  let mod: { default?: unknown; init?: unknown; stats?: unknown };
   try {
-    mod = (await import(url)) as { default?: unknown; init?: unknown };
+    mod = (await import(url)) as { default?: unknown; init?: unknown; stats?: unknown };
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     throw new HandlerLoadError({ handler: url, detail });
@@ -22,6 +28,9 @@ export async function loadHandler(url: string, data: unknown, shard: number): Pr
   if (typeof fn !== 'function') {
     throw new HandlerLoadError({ handler: url, detail: `its default export is ${fn === undefined ? 'missing' : typeof fn}, not a function` });
   }
+  if (mod.stats !== undefined && typeof mod.stats !== 'function') {
+    throw new HandlerLoadError({ handler: url, detail: `its stats export is ${typeof mod.stats}, not a function` });
+  }
   if (mod.init !== undefined) {
     if (typeof mod.init !== 'function') throw new HandlerLoadError({ handler: url, detail: `its init export is ${typeof mod.init}, not a function` });
     try {
@@ -30,5 +39,5 @@ export async function loadHandler(url: string, data: unknown, shard: number): Pr
       throw new HandlerLoadError({ handler: url, detail: `init failed: ${error instanceof Error ? error.message : String(error)}` });
     }
   }
-  return fn as Handler;
+  return { handler: fn as Handler, stats: mod.stats as HandlerStats | undefined };
 }

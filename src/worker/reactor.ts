@@ -7,43 +7,54 @@
  * thread's `generation`: a control intent (stop, interrupt) running beside a turn, and a session
  * start that was cancelled or timed out but is still running, abandoned. A start that finishes
  * under an older generation never installs its session; it is stopped as an orphan instead.
+ *
+ * The thread table (thread-table.ts) keeps this bounded: idle sessions are evicted after an idle TTL
+ * and past a per-worker cap, and stopped in the background here; eviction bumps the generation too.
  */
+import type { Handler, HandlerInit, HandlerStats } from '../shared/handler.ts';
 import { NoSessionError } from '../shared/errors.ts';
-import type { Handler, HandlerInit } from '../shared/handler.ts';
 import { DEFAULT_RUNTIME_MODE, type Intent, type ReactorTask, type Simulate, type ThreadView } from '../shared/intents.ts';
-import type { Provider, ProviderSession, ReactorData } from '../shared/provider.ts';
+import type { Provider, ProviderSession, ReactorData, ReactorStats } from '../shared/provider.ts';
+import { within } from '../shared/within.ts';
 import { loadProvider } from './load-provider.ts';
 import { createSimulator } from './simulator.ts';
+import { ThreadTable, type LiveSession, type ThreadState } from './thread-table.ts';
 
-interface ThreadState {
-  session: (ProviderSession & { runtimeMode: string }) | null;
-  /** Set while a session start is in progress, for describe. */
-  starting: { runtimeMode: string } | null;
-  /** The mode the next turn runs in. */
-  runtimeMode: string;
-  /** Where a restarted session resumes from. */
-  cursor: string | undefined;
-  /** Bumped by stop: work begun under an older generation must not touch the session. */
-  generation: number;
-}
+/** How long a stop the reactor makes on its own (an evicted or orphaned session) may take. */
+const BACKGROUND_STOP_MS = 30_000;
+/** The idle sweep runs every quarter of the idle TTL, within these bounds. */
+const SWEEP_MIN_MS = 10;
+const SWEEP_MAX_MS = 60_000;
 
 let provider: Provider;
-const threads = new Map<string, ThreadState>();
+let threads: ThreadTable;
+/** Provider start calls in progress, abandoned ones included. */
+let starting = 0;
+let stopFailures = 0;
 
 export const init: HandlerInit<ReactorData> = async (data, { shard }) => {
   provider = data.provider ? await loadProvider(data.provider, shard) : createSimulator(data.simulator);
+  threads = new ThreadTable(data.sessions, (key, session) => stopInBackground(session, `lanepool:evict:${key}:${session.sessionId}`));
+  if (data.sessions.idleMs > 0) {
+    const every = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.floor(data.sessions.idleMs / 4)));
+    setInterval(() => threads.sweep(), every).unref();
+  }
 };
 
 const reactor: Handler<ReactorTask, unknown> = async (task, { key, signal, attempt }) => {
   if (task.type === 'lanepool.thread.describe') return describe(key);
+  threads.begin(key);
   try {
     if (task.startGate) await gateOpened(new Int32Array(task.startGate), signal);
     return await run(task, key, { signal, intentId: task.intentId, attempt });
   } finally {
-    prune(key);
+    threads.end(key);
   }
 };
 export default reactor;
+
+/** This worker's sessions, for probes and /metrics (see HandlerStats). */
+export const stats: HandlerStats = (): ReactorStats => ({ ...threads.stats(), sessionsStarting: starting, sessionStopFailures: stopFailures });
 
 /** What every provider call of one intent carries. */
 interface CallBase {
@@ -56,7 +67,7 @@ async function run(intent: Intent, key: string, call: CallBase): Promise<unknown
   switch (intent.type) {
     case 'thread.turn.start': {
       const { input, runtimeMode, simulate } = intent.payload;
-      const thread = ensureThread(key);
+      const thread = threads.ensure(key);
       if (runtimeMode !== undefined) thread.runtimeMode = runtimeMode;
       const { session, restarted } = await ensureSession(key, thread, call, simulate);
       const turn = await provider.sendTurn(session, { ...call, input, simulate });
@@ -76,18 +87,16 @@ async function run(intent: Intent, key: string, call: CallBase): Promise<unknown
       return provider.respondToUserInput(session, { ...intent.payload, ...call });
     }
     case 'thread.session.stop': {
-      const thread = threads.get(key);
-      if (thread === undefined) return { stopped: false };
       // Drop the state first: an abandoned start finishing later sees a new generation and backs off.
-      thread.generation++;
-      threads.delete(key);
+      const thread = threads.remove(key);
+      if (thread === undefined) return { stopped: false };
       const wasStarting = thread.starting !== null;
       if (thread.session === null) return { stopped: false, wasStarting };
       await provider.stopSession(thread.session, { ...call, simulate: intent.payload.simulate });
       return { stopped: true, sessionId: thread.session.sessionId, wasStarting };
     }
     case 'thread.runtime-mode.set': {
-      const thread = ensureThread(key);
+      const thread = threads.ensure(key);
       thread.runtimeMode = intent.payload.mode;
       return { runtimeMode: thread.runtimeMode, restartsOnNextTurn: thread.session !== null && thread.session.runtimeMode !== thread.runtimeMode };
     }
@@ -102,42 +111,49 @@ async function ensureSession(key: string, thread: ThreadState, call: CallBase, s
   let restarted = false;
   if (thread.session !== null) {
     const old = thread.session;
-    thread.session = null;
+    threads.setSession(thread, null);
     await provider.stopSession(old, call);
     restarted = true;
   }
+  // A session of this thread evicted a moment ago may still be stopping: never run two at once.
+  const evicted = threads.stopped(key);
+  if (evicted !== undefined) await evicted;
   const generation = thread.generation;
   // A token, not a flag: an abandoned earlier start finishing now must not clear a newer one's marker.
-  const starting = { runtimeMode: mode };
-  thread.starting = starting;
+  const marker = { runtimeMode: mode };
+  thread.starting = marker;
+  threads.makeRoom();
   let started: ProviderSession;
+  starting++;
   try {
     started = await provider.startSession({ ...call, threadId: key, runtimeMode: mode, resumeCursor: thread.cursor, simulate });
   } finally {
-    if (thread.starting === starting) thread.starting = null;
+    starting--;
+    if (thread.starting === marker) thread.starting = null;
   }
   if (thread.generation !== generation || threads.get(key) !== thread || signal.aborted) {
     // Stopped or released while starting: nobody will use this session, so close it in the background.
-    provider.stopSession(started, { ...call, signal: AbortSignal.timeout(30_000) }).catch(() => {});
+    void stopInBackground(started, call.intentId);
     throw signal.aborted ? signal.reason : new Error('the session was stopped while it was starting');
   }
-  thread.session = { ...started, runtimeMode: mode };
-  return { session: thread.session, restarted };
+  const session: LiveSession = { ...started, runtimeMode: mode };
+  threads.setSession(thread, session);
+  return { session, restarted };
+}
+
+/**
+ * Stops a session nobody uses any more (evicted, or orphaned by a stop during its start), bounded in
+ * time; a failure is counted in `sessionStopFailures`, never thrown into a lane.
+ */
+async function stopInBackground(session: ProviderSession, intentId: string): Promise<void> {
+  const stop = provider.stopSession(session, { signal: AbortSignal.timeout(BACKGROUND_STOP_MS), intentId, attempt: 1 });
+  if (!(await within(stop, BACKGROUND_STOP_MS))) stopFailures++;
 }
 
 function liveSession(key: string, intent: string): ProviderSession {
   const session = threads.get(key)?.session;
   if (!session) throw new NoSessionError({ key, intent });
   return session;
-}
-
-function ensureThread(key: string): ThreadState {
-  let thread = threads.get(key);
-  if (thread === undefined) {
-    thread = { session: null, starting: null, runtimeMode: DEFAULT_RUNTIME_MODE, cursor: undefined, generation: 0 };
-    threads.set(key, thread);
-  }
-  return thread;
 }
 
 /** Waits until the main thread has recorded the start (see GatedIntent), or the intent is cancelled. */
@@ -149,17 +165,9 @@ async function gateOpened(gate: Int32Array, signal: AbortSignal): Promise<void> 
   }
 }
 
-/** Keeps `threads` bounded by real state: a thread with nothing worth remembering is dropped. */
-function prune(key: string): void {
-  const thread = threads.get(key);
-  if (thread && thread.session === null && thread.starting === null && thread.runtimeMode === DEFAULT_RUNTIME_MODE && thread.cursor === undefined) {
-    threads.delete(key);
-  }
-}
-
 function describe(key: string): ThreadView {
   const thread = threads.get(key);
-  if (thread === undefined) return { session: null, runtimeMode: DEFAULT_RUNTIME_MODE };
+  if (thread === undefined) return { session: null, runtimeMode: threads.resumeCursor(key)?.runtimeMode ?? DEFAULT_RUNTIME_MODE };
   const { session, starting, runtimeMode } = thread;
   if (session !== null) {
     return { runtimeMode, session: { status: 'ready', sessionId: session.sessionId, runtimeMode: session.runtimeMode, ...(session.cursor ? { cursor: session.cursor } : {}) } };

@@ -2,6 +2,13 @@
  * The built-in provider simulator. Healthy by default: every operation takes its configured latency
  * (a few ms). An intent's `payload.simulate` can make it hang its session start (for a time or
  * forever), burn CPU in sendTurn, or fail, which makes load tests deterministic.
+ *
+ * Ids count per thread, read from the thread's cursor (its turns so far), so they never depend on
+ * what other threads of the worker did, carry on across a session resumed from that cursor (after a
+ * mode change, an eviction, or in another worker), and cost no per-thread state here:
+ *   - turnId `turn-<n>`: the thread's n-th turn.
+ *   - sessionId `sim-<threadId>-<n>`: the thread's session that began at its n-th turn. A Stop drops the
+ *     cursor, so the thread's next session is `-1` again: a new conversation.
  */
 import { ProviderError } from '../shared/errors.ts';
 import type { Simulate } from '../shared/intents.ts';
@@ -10,8 +17,6 @@ import type { Provider, ProviderSession, SimulatorSettings } from '../shared/pro
 type Operation = 'start' | 'send' | 'interrupt' | 'approval' | 'user-input' | 'stop';
 
 export function createSimulator(settings: SimulatorSettings): Provider {
-  let sessions = 0;
-  let turns = 0;
   /** Turns in progress by session id, so an interrupt has something to interrupt. */
   const activeTurns = new Map<string, AbortController>();
 
@@ -20,7 +25,8 @@ export function createSimulator(settings: SimulatorSettings): Provider {
       failIf(simulate, 'start');
       const hang = simulate?.startHangMs;
       await sleep(hang === 'forever' ? Infinity : (hang ?? settings.startMs), signal);
-      return { sessionId: `sim-${threadId}-${++sessions}`, cursor: resumeCursor ?? '0' };
+      const cursor = resumeCursor ?? '0';
+      return { sessionId: `sim-${threadId}-${Number(cursor) + 1}`, cursor };
     },
 
     async sendTurn(session, { input, signal, simulate }) {
@@ -36,7 +42,7 @@ export function createSimulator(settings: SimulatorSettings): Provider {
         activeTurns.delete(session.sessionId);
       }
       const cursor = String(Number(session.cursor ?? 0) + 1);
-      return { turnId: `turn-${++turns}`, cursor, output: { echo: input.slice(0, 200), interrupted: turn.signal.aborted } };
+      return { turnId: `turn-${cursor}`, cursor, output: { echo: input.slice(0, 200), interrupted: turn.signal.aborted } };
     },
 
     async interruptTurn(session, { signal, simulate }) {

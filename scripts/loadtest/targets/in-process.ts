@@ -2,6 +2,8 @@
  * Runs the service's own reactor and simulator on the main thread, as the two main-thread baselines
  * do. Every call gets its own AbortController so `close()` can release what is still hanging.
  */
+import { resolveConfig } from '../../../src/main/service/config.ts';
+import { sessionLimits } from '../../../src/main/service/server.ts';
 import type { ReactorTask } from '../../../src/shared/intents.ts';
 import reactor, { init } from '../../../src/worker/reactor.ts';
 import { SIMULATOR } from '../target.ts';
@@ -13,7 +15,7 @@ export class InProcessReactor {
   readonly #live = new Set<AbortController>();
 
   static async create(): Promise<InProcessReactor> {
-    await (ready ??= Promise.resolve(init({ simulator: SIMULATOR }, { shard: 0 })));
+    await (ready ??= Promise.resolve(init({ simulator: SIMULATOR, sessions: sessionLimits(resolveConfig({})) }, { shard: 0 })));
     return new InProcessReactor();
   }
 

@@ -38,6 +38,9 @@ export const SETTINGS = {
   graceMs: { flag: 'grace-ms', env: 'LANEPOOL_GRACE_MS', schema: int(0), default: () => 10_000, help: 'on SIGTERM/SIGINT, how long to drain before cancelling what is left' },
   recordsMax: { flag: 'records-max', env: 'LANEPOOL_RECORDS_MAX', schema: int(1), default: () => 10_000, help: 'settled intent records kept for GET /v1/intents/:id' },
   recordsMaxAgeMs: { flag: 'records-max-age-ms', env: 'LANEPOOL_RECORDS_MAX_AGE_MS', schema: int(1), default: () => 600_000, help: 'how long a settled intent record is kept' },
+  maxSessionsPerWorker: { flag: 'max-sessions-per-worker', env: 'LANEPOOL_MAX_SESSIONS_PER_WORKER', schema: int(1), default: () => 10_000, help: 'live provider sessions per worker; past it the least recently used idle one is stopped' },
+  sessionIdleMs: { flag: 'session-idle-ms', env: 'LANEPOOL_SESSION_IDLE_MS', schema: int(0), default: () => 1_800_000, help: 'a session with no intent for this long is stopped; 0 means never' },
+  maxResumeCursorsPerWorker: { flag: 'max-resume-cursors-per-worker', env: 'LANEPOOL_MAX_RESUME_CURSORS_PER_WORKER', schema: int(0), default: () => 100_000, help: 'stopped-by-eviction threads whose cursor is kept so their next turn resumes; 0 keeps none' },
   stuckAfterMs: { flag: 'stuck-after-ms', env: 'LANEPOOL_STUCK_AFTER_MS', schema: int(1), default: () => 30_000, help: 'a lane whose running intent is older than this counts as stuck in /metrics' },
   logLevel: { flag: 'log-level', env: 'LANEPOOL_LOG_LEVEL', schema: { enum: LOG_LEVELS }, default: () => 'info', help: `pino log level: ${LOG_LEVELS.join(', ')}` },
   nats: { flag: 'nats', env: 'LANEPOOL_NATS', schema: { type: 'string', pattern: '^(nats|tls|ws|wss)://[^\\s]+$' }, default: () => undefined, help: 'JetStream mode: a NATS server URL (nats-server -js); intents go through its stream' },
@@ -72,6 +75,9 @@ export interface ServiceConfig {
   graceMs: number;
   recordsMax: number;
   recordsMaxAgeMs: number;
+  maxSessionsPerWorker: number;
+  sessionIdleMs: number;
+  maxResumeCursorsPerWorker: number;
   stuckAfterMs: number;
   logLevel: (typeof LOG_LEVELS)[number];
   /** JetStream mode when set; in memory otherwise. */

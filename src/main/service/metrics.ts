@@ -4,6 +4,8 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { IntentType } from '../../shared/intents.ts';
+import type { WorkerReport } from '../../shared/protocol.ts';
+import type { ReactorStats } from '../../shared/provider.ts';
 import type { PoolStats } from '../pool.ts';
 import type { IntentStatus } from './records.ts';
 
@@ -11,6 +13,8 @@ export interface MetricsSources {
   stats(): PoolStats;
   /** Per shard: lanes whose running intent is older than the stuck threshold. */
   stuckLanes(): number[];
+  /** Per shard: the worker's own report (heap, the reactor's sessions), or undefined if it did not answer in time. */
+  workers(): Promise<(WorkerReport | undefined)[]>;
   /** JetStream mode only. */
   jetstream?(): JetStreamFigures | undefined;
 }
@@ -85,6 +89,7 @@ export class ServiceMetrics {
         sources.stuckLanes().forEach((count, shard) => this.set({ shard: String(shard) }, count));
       },
     });
+    this.#workerMetrics(sources, registers);
     const jetStream = (name: string, help: string, read: (figures: JetStreamFigures) => number) =>
       new Gauge({
         name, help, registers,
@@ -103,6 +108,60 @@ export class ServiceMetrics {
       jetStream('lanepool_jetstream_leases_lost', 'JetStream mode: partitions given up because their lease could not be renewed in time or was found taken (cumulative)', (f) => f.lost);
       jetStream('lanepool_jetstream_poison', 'JetStream mode: stream messages that were not intents, terminated (cumulative)', (f) => f.poison);
     }
+  }
+
+  /**
+   * Gauges the workers report about themselves, read at scrape time. One probe per scrape feeds them
+   * all (every collect starts in the same tick, so they share it); a shard whose worker did not answer
+   * is left out of that scrape rather than shown with stale figures.
+   */
+  #workerMetrics(sources: MetricsSources, registers: Registry[]): void {
+    let probe: Promise<(WorkerReport | undefined)[]> | undefined;
+    const workers = () => (probe ??= sources.workers().finally(() => (probe = undefined)));
+    const reactor = (report: WorkerReport) => report.handler as Partial<ReactorStats>;
+    const perWorker = (name: string, help: string, read: (report: WorkerReport) => number | undefined) =>
+      new Gauge({
+        name, help, labelNames: ['shard'], registers,
+        async collect() {
+          const reports = await workers();
+          this.reset();
+          reports.forEach((report, shard) => {
+            const value = report && read(report);
+            if (value !== undefined) this.set({ shard: String(shard) }, value);
+          });
+        },
+      });
+    perWorker('lanepool_worker_heap_used_bytes', 'The worker\'s own V8 heap in use (not the main thread\'s)', (r) => r.heap.usedBytes);
+    perWorker('lanepool_worker_heap_total_bytes', 'The worker\'s own V8 heap, allocated', (r) => r.heap.totalBytes);
+    perWorker('lanepool_worker_heap_limit_bytes', 'The worker\'s V8 heap limit', (r) => r.heap.limitBytes);
+    perWorker('lanepool_worker_sessions', 'Live provider sessions in the worker', (r) => reactor(r).sessions);
+    perWorker('lanepool_worker_sessions_starting', 'Provider session starts in progress in the worker, abandoned ones included', (r) => reactor(r).sessionsStarting);
+    perWorker('lanepool_worker_threads', 'Threads the worker holds session state for', (r) => reactor(r).threads);
+    perWorker('lanepool_worker_resume_cursors', 'Evicted threads the worker keeps only a resume cursor for', (r) => reactor(r).resumeCursors);
+    // Real counters, advanced by the growth of the worker's own counts. A replaced worker counts from
+    // 0 again, so a count below the last one seen is all new.
+    const perWorkerCounter = (name: string, help: string, labelNames: string[], read: (report: WorkerReport) => [Record<string, string>, number | undefined][]) => {
+      const seen = new Map<string, number>();
+      return new Counter({
+        name, help, labelNames: ['shard', ...labelNames], registers,
+        async collect() {
+          (await workers()).forEach((report, shard) => {
+            for (const [labels, count] of report ? read(report) : []) {
+              if (count === undefined) continue;
+              const all = { shard: String(shard), ...labels };
+              const id = JSON.stringify(all);
+              const last = seen.get(id) ?? 0;
+              this.inc(all, count >= last ? count - last : count);
+              seen.set(id, count);
+            }
+          });
+        },
+      });
+    };
+    perWorkerCounter('lanepool_worker_sessions_evicted_total', 'Provider sessions evicted and stopped, by reason (idle, cap)', ['reason'],
+      (r) => [[{ reason: 'idle' }, reactor(r).sessionsEvictedIdle], [{ reason: 'cap' }, reactor(r).sessionsEvictedCap]]);
+    perWorkerCounter('lanepool_worker_session_stop_failures_total', 'Background stops of evicted or orphaned sessions that failed or timed out', [],
+      (r) => [[{}, reactor(r).sessionStopFailures]]);
   }
 
   observeIntent(type: IntentType, outcome: IntentStatus, seconds: number): void {

@@ -6,7 +6,7 @@ import type { ServerResponse } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { ReactorTask } from '../../shared/intents.ts';
-import type { ReactorData } from '../../shared/provider.ts';
+import type { ReactorData, SessionLimits } from '../../shared/provider.ts';
 import { JetStreamMode, defaultInstanceId } from '../jetstream/mode.ts';
 import { LanePool } from '../pool.ts';
 import { requireToken } from './auth.ts';
@@ -22,6 +22,8 @@ import { threadRoutes } from './routes/threads.ts';
 import { ThreadEvents } from './thread-events.ts';
 
 const REACTOR = new URL('../../worker/reactor.ts', import.meta.url);
+/** How long a /metrics scrape waits for each worker's report; a frozen worker is left out, not waited for. */
+const WORKER_REPORT_TIMEOUT_MS = 1000;
 
 export interface Service {
   /** e.g. http://127.0.0.1:8787 */
@@ -36,10 +38,16 @@ export interface Service {
   shutdown(): Promise<void>;
 }
 
+/** The reactor's session bounds, from the flags. */
+export function sessionLimits(config: ServiceConfig): SessionLimits {
+  return { maxPerWorker: config.maxSessionsPerWorker, idleMs: config.sessionIdleMs, maxResumeCursors: config.maxResumeCursorsPerWorker };
+}
+
 export async function startService(config: ServiceConfig): Promise<Service> {
   const handlerData: ReactorData = {
     ...(config.handler ? { provider: pathToFileURL(config.handler).href } : {}),
     simulator: { startMs: config.simStartMs, sendMs: config.simSendMs, interruptMs: config.simInterruptMs, stopMs: config.simStopMs },
+    sessions: sessionLimits(config),
   };
   // In JetStream mode the stream holds the backlog and --max-ack-pending bounds what each partition
   // hands the pool, so the pool must never refuse what a consumer already took.
@@ -69,6 +77,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const metrics = new ServiceMetrics({
     stats: () => pool.stats(),
     stuckLanes: () => dispatcher.stuckLanes(config.stuckAfterMs),
+    workers: () => pool.inspect({ timeoutMs: WORKER_REPORT_TIMEOUT_MS }),
     ...(config.nats ? { jetstream: () => jetstream && {
       owned: jetstream.owned().length, inflight: jetstream.inflight(), connected: jetstream.connected ? 1 : 0, ...jetstream.counters, ...jetstream.leaseCounts,
     } } : {}),
