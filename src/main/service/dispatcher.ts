@@ -6,6 +6,7 @@
  * unsettled intents, so it is bounded by live work, like the pool's lanes.
  */
 import { randomUUID } from 'node:crypto';
+import { estimateBytes } from '../payload-size.ts';
 import type { LanePool } from '../pool.ts';
 import { CONTROL_INTENTS, type GatedIntent, type Intent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/intents.ts';
 import type { ServiceMetrics } from './metrics.ts';
@@ -18,8 +19,13 @@ export interface Submission {
   intentId?: string;
 }
 
-/** How the JetStream mode runs an intent it consumed; the in-memory mode passes none. */
+/** How an intent is run: the HTTP route passes its size; the JetStream mode passes the rest. */
 export interface RunHooks {
+  /**
+   * What the intent counts against the pool's byte bounds: the request body's length, known for
+   * free. Without it the payload is estimated (`estimateBytes`).
+   */
+  bytes?: number;
   /** ctx.attempt for this run. @default 1 */
   attempt?: number;
   /** Aborting it cancels the intent, like `pool.run`'s signal. */
@@ -69,8 +75,9 @@ export class Dispatcher {
   }
 
   /**
-   * Accepts an intent for a thread, or says why not, without waiting for anything. A stop first
-   * cancels the thread's lane (releasing a hung start), then runs as a control task: Stop always works.
+   * Accepts an intent for a thread, or says why not, without waiting for anything. A stop cancels the
+   * thread's lane (releasing a hung start) before admission is even checked, then runs as a control
+   * task, which the pool admits past its full queues: Stop always gets in.
    */
   submit(threadId: string, submission: Submission, hooks: RunHooks = {}): SubmitResult {
     const { type, payload } = submission;
@@ -82,7 +89,12 @@ export class Dispatcher {
       }
     }
     const control = CONTROL_INTENTS.has(type);
-    const refusal = this.#pool.checkAdmission(threadId, control ? 'control' : 'normal');
+    // Cancelled first: what the stop releases is room for it and for what follows it. Should the stop
+    // itself still be refused (the control allowance is full), the lane is released all the same,
+    // which is what a stop is for.
+    if (type === 'thread.session.stop') this.#pool.cancel(threadId, 'session stop requested');
+    const bytes = control ? 0 : hooks.bytes ?? estimateBytes(payload);
+    const refusal = this.#pool.checkAdmission(threadId, control ? 'control' : 'normal', bytes);
     if (refusal !== undefined) return { kind: 'refused', error: refusal };
 
     const intentId = submission.intentId ?? randomUUID();
@@ -92,7 +104,6 @@ export class Dispatcher {
     if (hooks.attempt !== undefined) record.attempt = hooks.attempt;
     this.#records.add(record);
     this.#track(record);
-    if (type === 'thread.session.stop') this.#pool.cancel(threadId, 'session stop requested');
     const started = performance.now();
     const intent = { type, payload, intentId } as GatedIntent;
     // Control intents are never held back, not even for their record: stop must get in at once, and
@@ -114,7 +125,7 @@ export class Dispatcher {
       Promise.resolve().then(() => hooks.onStart!(record)).then(open, open);
     };
     this.#pool
-      .run(threadId, intent, { priority: control ? 'control' : 'normal', onStart, attempt: hooks.attempt, signal: hooks.signal })
+      .run(threadId, intent, { priority: control ? 'control' : 'normal', onStart, attempt: hooks.attempt, signal: hooks.signal, bytes })
       .then(
         (result) => this.#settle(record, started, { status: 'completed', result }, hooks),
         (error: Error & { code?: string }) => this.#settle(record, started, {

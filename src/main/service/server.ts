@@ -42,7 +42,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     simulator: { startMs: config.simStartMs, sendMs: config.simSendMs, interruptMs: config.simInterruptMs, stopMs: config.simStopMs },
   };
   // In JetStream mode the stream holds the backlog and --max-ack-pending bounds what each partition
-  // hands the pool, so the pool must never refuse what a consumer already took.
+  // hands the pool, so the pool must never refuse what a consumer already took: no bound of its own.
   const jetStreamBacklog = config.natsPartitions * config.maxAckPending + 1000;
   const pool = new LanePool<ReactorTask, unknown>({
     handler: REACTOR,
@@ -50,6 +50,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     taskTimeoutMs: config.taskTimeoutMs,
     maxQueuedPerKey: config.nats ? jetStreamBacklog : config.maxQueuedPerThread,
     maxQueued: config.nats ? jetStreamBacklog : config.maxQueued,
+    maxQueuedBytes: config.nats ? Number.MAX_SAFE_INTEGER : config.maxQueuedBytes,
+    maxQueuedBytesPerKey: config.nats ? Number.MAX_SAFE_INTEGER : config.maxQueuedBytesPerThread,
+    maxQueuedControl: config.nats ? jetStreamBacklog : config.maxQueuedControl,
     stallTimeoutMs: config.stallTimeoutMs,
     handlerData,
   });
@@ -130,7 +133,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   state = 'ready';
   app.log.info({
     url: address, shards: config.shards, provider: config.handler ?? 'simulator',
-    ...(jetstream ? { nats: config.nats, instance: jetstream.settings.instanceId, partitions: jetstream.owned() } : {}),
+    ...(jetstream
+      ? { nats: config.nats, instance: jetstream.settings.instanceId, partitions: jetstream.owned() }
+      : { maxQueuedBytes: config.maxQueuedBytes, maxQueuedBytesPerThread: config.maxQueuedBytesPerThread }),
   }, 'lanepool service listening');
 
   let shuttingDown: Promise<void> | undefined;

@@ -24,7 +24,7 @@ export function intentRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const { threadId } = request.params;
       const wait = request.query.wait === 'true' || request.query.wait === '1';
       if (ctx.jetstream) return viaJetStream(ctx.jetstream, threadId, request.body, wait, reply);
-      const result = ctx.dispatcher.submit(threadId, request.body);
+      const result = ctx.dispatcher.submit(threadId, request.body, { bytes: bodyBytes(request.headers['content-length']) });
       switch (result.kind) {
         case 'refused': {
           const { code, message } = result.error;
@@ -66,6 +66,14 @@ export function intentRoutes(app: FastifyInstance, ctx: RouteContext): void {
   );
 }
 
+/**
+ * The request body's length, which the pool's byte bounds count: Fastify has checked it against the
+ * bytes it read. A chunked body has none, and the dispatcher estimates the parsed payload instead.
+ */
+function bodyBytes(header: string | undefined): number | undefined {
+  if (header === undefined || !/^\d{1,15}$/.test(header)) return undefined;
+  return Number(header);
+}
 
 /**
  * JetStream mode: the intent is published to its partition and runs on whichever instance owns it.
