@@ -99,7 +99,7 @@ export class Dispatcher {
 
     const intentId = submission.intentId ?? randomUUID();
     const record: IntentRecord = {
-      intentId, threadId, type, shard: this.#pool.shardOf(threadId), status: 'queued', submittedAt: new Date().toISOString(),
+      intentId, threadId, type, shard: this.#pool.shardOf(threadId), status: 'queued', submittedAt: this.#records.stamp(),
     };
     if (hooks.attempt !== undefined) record.attempt = hooks.attempt;
     this.#records.add(record);
@@ -110,7 +110,7 @@ export class Dispatcher {
     // see the state of the start it cancels. They are safe to repeat if a crash cuts them short.
     const gate = hooks.onStart && !control ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
     if (gate) intent.startGate = gate.buffer as SharedArrayBuffer;
-    const onStart = (): void => {
+    const markRunning = (): void => {
       this.#records.markRunning(record);
       if (!hooks.onStart) return;
       if (!gate) {
@@ -124,6 +124,10 @@ export class Dispatcher {
       // A failed hook still opens the gate: the intent runs; the hook reports its own failure.
       Promise.resolve().then(() => hooks.onStart!(record)).then(open, open);
     };
+    // In order: a worker reports an intent's start in the same batch as the settlement of the intent
+    // before it on the thread, whose record settles in a promise reaction the pool has already
+    // queued. Marking this one in a reaction queued after that keeps startedAt >= its settledAt.
+    const onStart = (): void => void Promise.resolve().then(markRunning);
     this.#pool
       .run(threadId, intent, { priority: control ? 'control' : 'normal', onStart, attempt: hooks.attempt, signal: hooks.signal, bytes })
       .then(
