@@ -11,11 +11,14 @@ describe('service: full of hung starts (--max-queued 10)', () => {
       const hung = await submit(service, thread, { type: 'thread.turn.start', payload: { input: 'x', simulate: { startHangMs: 'forever' } }, intentId: `hung-${thread}` });
       expect(hung.status).toBe(202);
     }
+  });
+  afterAll(() => service.shutdown());
+
+  it('refuses another turn, naming the bound it hit', async () => {
     const overflow = await submit(service, 'one-more', { type: 'thread.turn.start', payload: { input: 'x' } });
     expect(overflow.status).toBe(429);
     expect(overflow.body.error.message).toMatch(/maxQueued is 10 tasks/);
   });
-  afterAll(() => service.shutdown());
 
   it('still describes a thread: GET answers its real session state', async () => {
     const thread = await http(service, 'GET', `/v1/threads/${threads[0]}`);
