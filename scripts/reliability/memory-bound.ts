@@ -4,6 +4,12 @@
  * spread over those threads, so everything accepted stays queued. It reports the byte bounds the
  * service derived from its heap, what it accepted and refused, whether the process survived, and
  * whether every accepted intent settled once each thread was stopped.
+ *
+ * Three shapes of intent, each about `inputChars` bytes of JSON, attack how bytes are counted:
+ * - `ascii`: a turn start whose input is one Latin-1 string (one heap byte per body byte);
+ * - `wide`: the same with one character outside Latin-1, so V8 stores the string two bytes per character;
+ * - `keys`: a user-input response whose answers object has one small field per ~14 bytes of body,
+ *   which V8 keeps as a hash table at several heap bytes per body byte.
  */
 import { request } from 'undici';
 import { startInstance } from '../jetstream/instances.ts';
@@ -15,14 +21,19 @@ export interface MemoryBoundOptions {
   intents: number;
   /** Characters of each intent's input (at most 262,144, the payload schema's limit). */
   inputChars: number;
+  /** @default 'ascii' */
+  shape?: IntentShape;
   /** Extra `lanepool serve` flags, e.g. to lift the byte bounds and show what happens without them. */
   flags?: string[];
   /** Requests in flight at once. @default 4 */
   concurrency?: number;
 }
 
+export type IntentShape = 'ascii' | 'wide' | 'keys';
+
 export interface MemoryBoundReport {
   heapMb: number;
+  shape: IntentShape;
   /** The bounds the child logged at start (derived from its heap limit unless flags set them). */
   maxQueuedBytes: number;
   maxQueuedBytesPerThread: number;
@@ -76,7 +87,8 @@ export async function runMemoryBound(options: MemoryBoundOptions): Promise<Memor
       const hung = await call('POST', `/v1/threads/${thread}/intents`, { type: 'thread.turn.start', payload: { input: 'hang', simulate: { startHangMs: 'forever' } } });
       if (hung.status !== 202) throw new Error(`the hung start on ${thread} got ${hung.status}`);
     }
-    const submission = { type: 'thread.turn.start', payload: { input: 'x'.repeat(options.inputChars) } };
+    const shape = options.shape ?? 'ascii';
+    const submission = submissionOf(shape, options.inputChars);
     const intentBytes = Buffer.byteLength(JSON.stringify(submission));
     const accepted: string[] = [];
     const refusedBy: Record<string, number> = {};
@@ -112,11 +124,24 @@ export async function runMemoryBound(options: MemoryBoundOptions): Promise<Memor
       usableAfter = fresh.status === 200 && fresh.body?.status === 'completed';
     }
     return {
-      heapMb: options.heapMb, maxQueuedBytes, maxQueuedBytesPerThread, intentBytes, sent: options.intents, accepted: accepted.length,
+      heapMb: options.heapMb, shape, maxQueuedBytes, maxQueuedBytesPerThread, intentBytes, sent: options.intents, accepted: accepted.length,
       acceptedBytes: accepted.length * intentBytes, refused, refusedBy, failed, survived, settledAfterStop,
       heapUsedBytes: heapUsed === undefined ? undefined : Number(heapUsed), usableAfter, seconds: (performance.now() - started) / 1000,
     };
   } finally {
     await instance.kill();
+  }
+}
+
+function submissionOf(shape: IntentShape, chars: number): { type: string; payload: unknown } {
+  switch (shape) {
+    case 'ascii':
+      return { type: 'thread.turn.start', payload: { input: 'x'.repeat(chars) } };
+    case 'wide':
+      return { type: 'thread.turn.start', payload: { input: `${'x'.repeat(chars - 1)}\u4e00` } };
+    case 'keys': {
+      const answers = Object.fromEntries(Array.from({ length: Math.floor(chars / 14) }, (_, i) => [`k${i}`, i]));
+      return { type: 'thread.user-input.respond', payload: { requestId: 'memory', answers } };
+    }
   }
 }

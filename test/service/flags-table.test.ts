@@ -17,7 +17,7 @@ describe('the README flags table', () => {
   });
 
   it('lists no flag the service does not have', () => {
-    const known = new Set(Object.values(SETTINGS).map((setting) => setting.flag));
+    const known = new Set<string>(Object.values(SETTINGS).map((setting) => setting.flag));
     const listed = rows.flatMap((line) => [...line.split('|')[1]!.matchAll(/`--([a-z0-9-]+)`/g)].map((match) => match[1]!));
     expect(listed.filter((flag) => !known.has(flag))).toEqual([]);
   });

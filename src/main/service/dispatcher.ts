@@ -22,8 +22,9 @@ export interface Submission {
 /** How an intent is run: the HTTP route passes its size; the JetStream mode passes the rest. */
 export interface RunHooks {
   /**
-   * What the intent counts against the pool's byte bounds: the request body's length, known for
-   * free. Without it the payload is estimated (`estimateBytes`).
+   * What the intent counts against the pool's byte bounds, at least (the HTTP route passes twice the
+   * body's length: see `bodyBytes` there). The dispatcher counts the larger of this and the parsed
+   * payload's estimate (`estimateBytes`), which catches bodies of many small fields.
    */
   bytes?: number;
   /** ctx.attempt for this run. @default 1 */
@@ -93,7 +94,7 @@ export class Dispatcher {
     // itself still be refused (the control allowance is full), the lane is released all the same,
     // which is what a stop is for.
     if (type === 'thread.session.stop') this.#pool.cancel(threadId, 'session stop requested');
-    const bytes = control ? 0 : hooks.bytes ?? estimateBytes(payload);
+    const bytes = control ? 0 : Math.max(hooks.bytes ?? 0, estimateBytes(payload));
     const refusal = this.#pool.checkAdmission(threadId, control ? 'control' : 'normal', bytes);
     if (refusal !== undefined) return { kind: 'refused', error: refusal };
 

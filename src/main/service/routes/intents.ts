@@ -67,12 +67,14 @@ export function intentRoutes(app: FastifyInstance, ctx: RouteContext): void {
 }
 
 /**
- * The request body's length, which the pool's byte bounds count: Fastify has checked it against the
- * bytes it read. A chunked body has none, and the dispatcher estimates the parsed payload instead.
+ * What the pool's byte bounds count for a request body, from its Content-Length (exact: Node reads
+ * no more and no less): twice the length, because parsed JSON can take two bytes per character (one
+ * character outside Latin-1 makes V8 store a whole string that way), and escapes only shrink it. A
+ * chunked body has no length; the dispatcher's estimate of the parsed payload counts alone then.
  */
 function bodyBytes(header: string | undefined): number | undefined {
   if (header === undefined || !/^\d{1,15}$/.test(header)) return undefined;
-  return Number(header);
+  return 2 * Number(header);
 }
 
 /**
