@@ -4,8 +4,8 @@
  *      shard completes again, over `--trials` trials at stallTimeoutMs = `--stall-timeout-ms`;
  *   2. the chaos scenario's totals at a larger size than the CI test runs;
  *   3. the memory bound: `--memory-intents` intents of 256 KiB behind hung starts against a service
- *      child with a `--memory-heap-mb` heap, with the byte bounds the service derives from its heap,
- *      and once more with them lifted for contrast.
+ *      child with a `--memory-heap-mb` heap, in each shape of memory-bound.ts, with the byte bounds
+ *      the service derives from its heap, and once more with them lifted for contrast.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -82,20 +82,22 @@ async function main(): Promise<void> {
   // 262,144 characters is the largest input the payload schema takes: a 256 KiB intent.
   const lifted = String(Number.MAX_SAFE_INTEGER);
   const memory: (MemoryBoundReport & { bounds: string; threads: number })[] = [];
-  for (const [bounds, threads, flags] of [
-    ['derived from the heap', 1, []], ['derived from the heap', 16, []], ['lifted', 16, ['--max-queued-bytes', lifted, '--max-queued-bytes-per-thread', lifted]],
+  const derived = 'derived from the heap';
+  for (const [bounds, threads, shape, flags] of [
+    [derived, 1, 'ascii', []], [derived, 16, 'ascii', []], [derived, 16, 'wide', []], [derived, 16, 'keys', []],
+    ['lifted', 16, 'ascii', ['--max-queued-bytes', lifted, '--max-queued-bytes-per-thread', lifted]],
   ] as const) {
-    const report = await runMemoryBound({ heapMb, threads, intents: memoryIntents, inputChars: 262_144, flags: [...flags] });
+    const report = await runMemoryBound({ heapMb, threads, intents: memoryIntents, inputChars: 262_144, shape, flags: [...flags] });
     memory.push({ ...report, bounds, threads });
   }
-  console.log(`\nMemory bound (a service child with --max-old-space-size=${heapMb}; each thread wedged by a start that hangs forever, then ${memoryIntents} intents of ${memory[0]!.intentBytes} bytes spread over the threads):`);
-  console.log('| byte bounds | threads | maxQueuedBytes | per thread | accepted | bytes accepted | 429 (by limit) | other failures | process survived | accepted settled after Stop | heap used MB |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log(`\nMemory bound (a service child with --max-old-space-size=${heapMb}; each thread wedged by a start that hangs forever, then ${memoryIntents} intents of about ${Math.round(memory[0]!.intentBytes / 1024)} KiB of JSON spread over the threads):`);
+  console.log('| byte bounds | shape | threads | maxQueuedBytes | per thread | accepted | body bytes accepted | 429 (by limit) | other failures | process survived | accepted settled after Stop | heap used MB |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const m of memory) {
     const by = Object.entries(m.refusedBy).map(([limit, n]) => `${limit} ${n}`).join(', ') || 'none';
     const bound = (n: number): string => (n >= Number.MAX_SAFE_INTEGER ? 'none' : String(n));
     const heap = m.heapUsedBytes === undefined ? '-' : (m.heapUsedBytes / 2 ** 20).toFixed(0);
-    console.log(`| ${m.bounds} | ${m.threads} | ${bound(m.maxQueuedBytes)} | ${bound(m.maxQueuedBytesPerThread)} | ${m.accepted} | ${m.acceptedBytes} | ${m.refused} (${by}) | ${m.failed} | ${m.survived ? 'yes' : 'NO'} | ${m.survived ? `${m.settledAfterStop}/${m.accepted}` : '-'} | ${heap} |`);
+    console.log(`| ${m.bounds} | ${m.shape} | ${m.threads} | ${bound(m.maxQueuedBytes)} | ${bound(m.maxQueuedBytesPerThread)} | ${m.accepted} | ${m.acceptedBytes} | ${m.refused} (${by}) | ${m.failed} | ${m.survived ? 'yes' : 'NO'} | ${m.survived ? `${m.settledAfterStop}/${m.accepted}` : '-'} | ${heap} |`);
   }
   if (values.json) {
     writeFileSync(values.json, `${JSON.stringify({ recovery: { ...recovery, times }, chaos, memory }, null, 2)}\n`);
