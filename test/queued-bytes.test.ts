@@ -48,6 +48,14 @@ describe('backpressure in bytes', () => {
     await first;
   });
 
+  it('rejects, never throws, when estimating the payload throws', async () => {
+    const hostile = { get boom(): string { throw new Error('getter ran'); } };
+    let run: Promise<unknown> | undefined;
+    expect(() => (run = pool.run('hostile', hostile))).not.toThrow();
+    await expect(run).rejects.toThrow('getter ran');
+    expect(pool.stats().queuedBytes).toBe(0);
+  });
+
   it('admits a task larger than the bound alone, once nothing else holds bytes', async () => {
     const gate = new Gate();
     const blocker = pool.run('huge', { op: 'gate', gate: gate.buffer, slot: 0 }, { bytes: 10 });

@@ -73,16 +73,18 @@ export class LanePool<P = unknown, R = unknown> {
    */
   run(key: string, payload: P, options?: RunOptions): Promise<R> {
     let run;
+    let bytes;
     try {
       checkKey(key);
       run = resolveRunOptions(options, this.#options.taskTimeoutMs);
+      // Inside the try: the walk reads the payload, and a getter that throws must reject, not throw.
+      bytes = run.control ? 0 : run.bytes ?? estimateBytes(payload);
     } catch (error) {
       return Promise.reject(error);
     }
     const { signal, control, timeoutMs, onStart, retry, attempt } = run;
     if (signal?.aborted) return Promise.reject(new LaneCancelledError({ key, reason: abortReason(signal) }));
     const shard = this.#shards[shardFor(key, this.#shards.length)]!;
-    const bytes = control ? 0 : run.bytes ?? estimateBytes(payload);
     const refusal = this.#refusal(shard, key, control, bytes);
     if (refusal !== undefined) return Promise.reject(refusal);
 
