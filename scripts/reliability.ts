@@ -2,12 +2,16 @@
  * Reliability figures (`npm run reliability`), measured rather than asserted:
  *   1. recovery time from a stall: from a handler starting to spin until another key of the same
  *      shard completes again, over `--trials` trials at stallTimeoutMs = `--stall-timeout-ms`;
- *   2. the chaos scenario's totals at a larger size than the CI test runs.
+ *   2. the chaos scenario's totals at a larger size than the CI test runs;
+ *   3. the memory bound: `--memory-intents` intents of 256 KiB behind hung starts against a service
+ *      child with a `--memory-heap-mb` heap, in each shape of memory-bound.ts, with the byte bounds
+ *      the service derives from its heap, and once more with them lifted for contrast.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LanePool } from '../src/main/index.ts';
 import { runChaos } from './reliability/chaos.ts';
+import { runMemoryBound, type MemoryBoundReport } from './reliability/memory-bound.ts';
 
 const HANDLER = new URL('./reliability/chaos-handler.mjs', import.meta.url);
 
@@ -41,11 +45,14 @@ function quantile(sorted: number[], q: number): number {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { trials: { type: 'string' }, 'stall-timeout-ms': { type: 'string' }, tasks: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      trials: { type: 'string' }, 'stall-timeout-ms': { type: 'string' }, tasks: { type: 'string' },
+      'memory-heap-mb': { type: 'string' }, 'memory-intents': { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' },
+    },
     strict: true,
   });
   if (values.help) {
-    console.log('Usage: npm run reliability -- [--trials 20] [--stall-timeout-ms 500] [--tasks 10000] [--json FILE]');
+    console.log('Usage: npm run reliability -- [--trials 20] [--stall-timeout-ms 500] [--tasks 10000] [--memory-heap-mb 256] [--memory-intents 1000] [--json FILE]');
     return;
   }
   const int = (text: string | undefined, fallback: number, flag: string): number => {
@@ -56,6 +63,8 @@ async function main(): Promise<void> {
   const trials = int(values.trials, 20, 'trials');
   const stallTimeoutMs = int(values['stall-timeout-ms'], 500, 'stall-timeout-ms');
   const tasks = int(values.tasks, 10_000, 'tasks');
+  const heapMb = int(values['memory-heap-mb'], 256, 'memory-heap-mb');
+  const memoryIntents = int(values['memory-intents'], 1000, 'memory-intents');
 
   const times = (await recoveryTimes(trials, stallTimeoutMs)).sort((a, b) => a - b);
   const recovery = { trials, stallTimeoutMs, medianMs: quantile(times, 0.5), p90Ms: quantile(times, 0.9), minMs: times[0]!, maxMs: times.at(-1)! };
@@ -70,8 +79,28 @@ async function main(): Promise<void> {
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   const o = chaos.outcomes;
   console.log(`| ${chaos.submitted} | ${chaos.settled} | ${chaos.settledTwice} | ${o.completed ?? 0} | ${o.ERR_LANE_CANCELLED ?? 0} | ${o.ERR_LANE_TIMEOUT ?? 0} | ${o.ERR_SHARD_RESTARTED ?? 0} | ${chaos.orderViolations} | ${chaos.restarts.stall}/${chaos.restarts.crash}/${chaos.restarts.oom} | ${chaos.replayed} | ${chaos.healthyAtEnd ? 'yes' : 'NO'} | ${chaos.seconds.toFixed(1)} |`);
+  // 262,144 characters is the largest input the payload schema takes: a 256 KiB intent.
+  const lifted = String(Number.MAX_SAFE_INTEGER);
+  const memory: (MemoryBoundReport & { bounds: string; threads: number })[] = [];
+  const derived = 'derived from the heap';
+  for (const [bounds, threads, shape, flags] of [
+    [derived, 1, 'ascii', []], [derived, 16, 'ascii', []], [derived, 16, 'wide', []], [derived, 16, 'keys', []],
+    ['lifted', 16, 'ascii', ['--max-queued-bytes', lifted, '--max-queued-bytes-per-thread', lifted]],
+  ] as const) {
+    const report = await runMemoryBound({ heapMb, threads, intents: memoryIntents, inputChars: 262_144, shape, flags: [...flags] });
+    memory.push({ ...report, bounds, threads });
+  }
+  console.log(`\nMemory bound (a service child with --max-old-space-size=${heapMb}; each thread wedged by a start that hangs forever, then ${memoryIntents} intents of about ${Math.round(memory[0]!.intentBytes / 1024)} KiB of JSON spread over the threads):`);
+  console.log('| byte bounds | shape | threads | maxQueuedBytes | per thread | accepted | body bytes accepted | 429 (by limit) | other failures | process survived | accepted settled after Stop | heap used MB |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const m of memory) {
+    const by = Object.entries(m.refusedBy).map(([limit, n]) => `${limit} ${n}`).join(', ') || 'none';
+    const bound = (n: number): string => (n >= Number.MAX_SAFE_INTEGER ? 'none' : String(n));
+    const heap = m.heapUsedBytes === undefined ? '-' : (m.heapUsedBytes / 2 ** 20).toFixed(0);
+    console.log(`| ${m.bounds} | ${m.shape} | ${m.threads} | ${bound(m.maxQueuedBytes)} | ${bound(m.maxQueuedBytesPerThread)} | ${m.accepted} | ${m.acceptedBytes} | ${m.refused} (${by}) | ${m.failed} | ${m.survived ? 'yes' : 'NO'} | ${m.survived ? `${m.settledAfterStop}/${m.accepted}` : '-'} | ${heap} |`);
+  }
   if (values.json) {
-    writeFileSync(values.json, `${JSON.stringify({ recovery: { ...recovery, times }, chaos }, null, 2)}\n`);
+    writeFileSync(values.json, `${JSON.stringify({ recovery: { ...recovery, times }, chaos, memory }, null, 2)}\n`);
     console.log(`wrote ${values.json}`);
   }
 }

@@ -11,6 +11,7 @@ export { LanePool, type PoolStats } from './pool.ts';
 export type { ShardStats, ShardState } from './shard.ts';
 export type { LanePoolOptions, RunOptions, DrainOptions, CloseOptions, InspectOptions } from './options.ts';
 export { DEFAULTS, MAX_KEY_BYTES, MAX_TIMEOUT_MS } from './options.ts';
+export { estimateBytes } from './payload-size.ts';
 export { shardFor, fnv1a32, jumpHash } from './routing.ts';
 export type { Handler, HandlerContext, HandlerInit, HandlerStats } from '../shared/handler.ts';
 export {
@@ -24,5 +25,5 @@ export {
   LanePoolError, LaneTimeoutError, LaneCancelledError, QueueFullError, PoolClosedError, DrainTimeoutError,
   ShardRestartedError, HandlerLoadError, DataCloneError, NoSessionError, ProviderError, ConfigError,
   JetStreamError, InvalidIntentError, ERROR_CODES,
-  type ErrorCode, type RestartReason,
+  type ErrorCode, type QueueLimit, type RestartReason,
 } from '../shared/errors.ts';

@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { getHeapStatistics } from 'node:v8';
 import type { ResourceLimits } from 'node:worker_threads';
 
 export interface LanePoolOptions {
@@ -26,15 +27,38 @@ export interface LanePoolOptions {
   taskTimeoutMs?: number;
   /**
    * Most unsettled tasks one key may hold (queued plus running); `run()` past it rejects with `QueueFullError`.
-   * Control tasks do not count against it, so a stop or interrupt always gets in.
+   * Control tasks do not count against it (see `maxQueuedControl`).
    * @default 1000
    */
   maxQueuedPerKey?: number;
   /**
    * Most unsettled tasks the whole pool may hold; `run()` past it rejects with `QueueFullError`.
+   * Control tasks do not count against it (see `maxQueuedControl`).
    * @default 100000
    */
   maxQueued?: number;
+  /**
+   * Most payload bytes the whole pool may hold in unsettled tasks, counted from acceptance until the
+   * task settles: each task counts its `run(..., { bytes })`, or else `estimateBytes(payload)`.
+   * `run()` past it rejects with `QueueFullError` (`limit: 'maxQueuedBytes'`). A task larger than the
+   * bound on its own is admitted only when the pool holds no bytes, so it can still run. Control tasks
+   * do not count against it.
+   * @default a quarter of this process's V8 heap limit (`v8.getHeapStatistics().heap_size_limit / 4`)
+   */
+  maxQueuedBytes?: number;
+  /**
+   * Most payload bytes one key may hold in unsettled tasks; as `maxQueuedBytes`, per key
+   * (`limit: 'maxQueuedBytesPerKey'`). A task larger than it alone is admitted when the key holds none.
+   * @default a sixteenth of this process's V8 heap limit (`heap_size_limit / 16`)
+   */
+  maxQueuedBytesPerKey?: number;
+  /**
+   * Most unsettled control tasks (`priority: 'control'`) the whole pool may hold. They are counted
+   * apart from every other bound, so a stop or interrupt gets in even when the pool is full; this
+   * small allowance is all that bounds them, so keep control payloads small.
+   * @default 1000
+   */
+  maxQueuedControl?: number;
   /** Passed to each worker thread (see `worker_threads.ResourceLimits`). */
   resourceLimits?: ResourceLimits;
   /**
@@ -77,6 +101,11 @@ export interface RunOptions {
   attempt?: number;
   /** Called on the main thread when the worker reports that the task's handler has been called. */
   onStart?: () => void;
+  /**
+   * The payload's size in bytes, as the byte bounds should count it (a server passes the request
+   * body's length). Without it the pool counts `estimateBytes(payload)`.
+   */
+  bytes?: number;
 }
 
 export interface DrainOptions {
@@ -101,15 +130,26 @@ export interface ResolvedOptions {
   taskTimeoutMs: number;
   maxQueuedPerKey: number;
   maxQueued: number;
+  maxQueuedBytes: number;
+  maxQueuedBytesPerKey: number;
+  maxQueuedControl: number;
   resourceLimits: ResourceLimits | undefined;
   handlerData: unknown;
   stallTimeoutMs: number;
 }
 
+/** This process's V8 heap limit (`--max-old-space-size` and the like), which the byte bounds derive from. */
+const HEAP_LIMIT = getHeapStatistics().heap_size_limit;
+
 export const DEFAULTS = Object.freeze({
   taskTimeoutMs: 0,
   maxQueuedPerKey: 1000,
   maxQueued: 100_000,
+  /** `heap_size_limit / 4`: payloads wait on the main thread's heap, with room left for everything else. */
+  maxQueuedBytes: Math.floor(HEAP_LIMIT / 4),
+  /** `heap_size_limit / 16`: one key cannot take more than a quarter of the pool-wide bound. */
+  maxQueuedBytesPerKey: Math.floor(HEAP_LIMIT / 16),
+  maxQueuedControl: 1000,
   stallTimeoutMs: 5_000,
 });
 
@@ -119,8 +159,11 @@ export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 export const MAX_KEY_BYTES = 1024;
 const MAX_SHARDS = 1024;
 const HANDLER_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
-const POOL_OPTIONS = new Set(['handler', 'shards', 'taskTimeoutMs', 'maxQueuedPerKey', 'maxQueued', 'resourceLimits', 'handlerData', 'stallTimeoutMs']);
-const RUN_OPTIONS = new Set(['timeoutMs', 'signal', 'priority', 'onStart', 'retry', 'attempt']);
+const POOL_OPTIONS = new Set([
+  'handler', 'shards', 'taskTimeoutMs', 'maxQueuedPerKey', 'maxQueued', 'maxQueuedBytes', 'maxQueuedBytesPerKey', 'maxQueuedControl',
+  'resourceLimits', 'handlerData', 'stallTimeoutMs',
+]);
+const RUN_OPTIONS = new Set(['timeoutMs', 'signal', 'priority', 'onStart', 'retry', 'attempt', 'bytes']);
 const MAX_ATTEMPT = 1_000_000;
 
 export function resolvePoolOptions(options: LanePoolOptions): ResolvedOptions {
@@ -134,6 +177,9 @@ export function resolvePoolOptions(options: LanePoolOptions): ResolvedOptions {
     taskTimeoutMs: integer('options.taskTimeoutMs', options.taskTimeoutMs ?? DEFAULTS.taskTimeoutMs, 0, MAX_TIMEOUT_MS),
     maxQueuedPerKey: integer('options.maxQueuedPerKey', options.maxQueuedPerKey ?? DEFAULTS.maxQueuedPerKey, 1, Number.MAX_SAFE_INTEGER),
     maxQueued: integer('options.maxQueued', options.maxQueued ?? DEFAULTS.maxQueued, 1, Number.MAX_SAFE_INTEGER),
+    maxQueuedBytes: integer('options.maxQueuedBytes', options.maxQueuedBytes ?? DEFAULTS.maxQueuedBytes, 1, Number.MAX_SAFE_INTEGER),
+    maxQueuedBytesPerKey: integer('options.maxQueuedBytesPerKey', options.maxQueuedBytesPerKey ?? DEFAULTS.maxQueuedBytesPerKey, 1, Number.MAX_SAFE_INTEGER),
+    maxQueuedControl: integer('options.maxQueuedControl', options.maxQueuedControl ?? DEFAULTS.maxQueuedControl, 1, Number.MAX_SAFE_INTEGER),
     resourceLimits: resourceLimits(options.resourceLimits),
     handlerData: cloneable('options.handlerData', options.handlerData),
     stallTimeoutMs: integer('options.stallTimeoutMs', options.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs, 0, MAX_TIMEOUT_MS),
@@ -148,10 +194,12 @@ export interface ResolvedRun {
   onStart: (() => void) | undefined;
   retry: boolean;
   attempt: number;
+  /** The caller's `bytes`, or undefined to estimate from the payload. */
+  bytes: number | undefined;
 }
 
 export function resolveRunOptions(options: RunOptions | undefined, defaultTimeoutMs: number): ResolvedRun {
-  if (options === undefined) return { timeoutMs: defaultTimeoutMs, signal: undefined, control: false, onStart: undefined, retry: false, attempt: 1 };
+  if (options === undefined) return { timeoutMs: defaultTimeoutMs, signal: undefined, control: false, onStart: undefined, retry: false, attempt: 1, bytes: undefined };
   if (options === null || typeof options !== 'object') throw new TypeError(`run options must be an object, got ${show(options)}`);
   rejectUnknown(options, RUN_OPTIONS, 'run options');
   const { signal, priority, onStart, retry } = options;
@@ -174,6 +222,7 @@ export function resolveRunOptions(options: RunOptions | undefined, defaultTimeou
     onStart,
     retry: retry === 'idempotent',
     attempt: integer('options.attempt', options.attempt ?? 1, 1, MAX_ATTEMPT),
+    bytes: options.bytes === undefined ? undefined : integer('options.bytes', options.bytes, 0, Number.MAX_SAFE_INTEGER),
   };
 }
 

@@ -5,6 +5,11 @@ export interface PendingTask {
   readonly id: number;
   readonly key: string;
   readonly control: boolean;
+  /**
+   * What the task counts against the byte bounds from acceptance until it settles: the caller's
+   * `bytes` or the payload's estimate; 0 for a control task, which only `maxQueuedControl` bounds.
+   */
+  readonly bytes: number;
   /** What was sent to the worker; sent again as it is if the worker dies before starting it. */
   readonly message: RunMessage;
   /** `retry: 'idempotent'`: a started task may run once more after its worker dies. */

@@ -9,6 +9,7 @@ import {
 } from './options.ts';
 import type { WorkerReport } from '../shared/protocol.ts';
 import type { PendingTask } from './pending-task.ts';
+import { estimateBytes } from './payload-size.ts';
 import { shardFor } from './routing.ts';
 import { Shard, type ShardStats } from './shard.ts';
 import { Watchdog } from './watchdog.ts';
@@ -22,7 +23,7 @@ export interface PoolStats extends Record<Counter, number> {
 
 // A record, not a list, so the compiler insists on every counter ShardStats has.
 const COUNTERS = Object.keys({
-  lanes: true, queued: true, running: true, completed: true, failed: true, timedOut: true, cancelled: true, abandoned: true, restarts: true, replayed: true,
+  lanes: true, queued: true, queuedBytes: true, running: true, completed: true, failed: true, timedOut: true, cancelled: true, abandoned: true, restarts: true, replayed: true,
 } satisfies Record<Counter, true>) as Counter[];
 
 interface DrainWaiter {
@@ -34,8 +35,16 @@ export class LanePool<P = unknown, R = unknown> {
   readonly #options: ResolvedOptions;
   readonly #shards: Shard[];
   readonly #drainWaiters = new Set<DrainWaiter>();
-  /** Accepted tasks not yet settled, pool-wide. Only Shard#settle (through #onSettled) lowers it. */
+  /*
+   * Admission bookkeeping, pool-wide. Raised in run() in the same synchronous step as its admission
+   * check, lowered only by Shard#settle (through #onSettled), which every settlement path goes through.
+   */
+  /** Accepted tasks not yet settled, control tasks included (drain waits for all of them). */
   #pending = 0;
+  /** Of `#pending`, the control tasks: bounded by `maxQueuedControl` alone. */
+  #control = 0;
+  /** Sum of the unsettled tasks' `bytes`: bounded by `maxQueuedBytes`. */
+  #bytes = 0;
   #nextId = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -47,7 +56,7 @@ export class LanePool<P = unknown, R = unknown> {
    */
   constructor(options: LanePoolOptions) {
     this.#options = resolvePoolOptions(options);
-    const onSettled = (): void => this.#onSettled();
+    const onSettled = (task: PendingTask): void => this.#onSettled(task);
     this.#shards = Array.from({ length: this.#options.shards }, (_, id) => new Shard(id, this.#options, onSettled));
     this.#watchdog = this.#options.stallTimeoutMs > 0 ? new Watchdog(this.#shards, this.#options.stallTimeoutMs) : undefined;
   }
@@ -64,22 +73,25 @@ export class LanePool<P = unknown, R = unknown> {
    */
   run(key: string, payload: P, options?: RunOptions): Promise<R> {
     let run;
+    let bytes;
     try {
       checkKey(key);
       run = resolveRunOptions(options, this.#options.taskTimeoutMs);
+      // Inside the try: the walk reads the payload, and a getter that throws must reject, not throw.
+      bytes = run.control ? 0 : run.bytes ?? estimateBytes(payload);
     } catch (error) {
       return Promise.reject(error);
     }
     const { signal, control, timeoutMs, onStart, retry, attempt } = run;
     if (signal?.aborted) return Promise.reject(new LaneCancelledError({ key, reason: abortReason(signal) }));
     const shard = this.#shards[shardFor(key, this.#shards.length)]!;
-    const refusal = this.#refusal(shard, key, control);
+    const refusal = this.#refusal(shard, key, control, bytes);
     if (refusal !== undefined) return Promise.reject(refusal);
 
     return new Promise<R>((resolve, reject) => {
       const id = ++this.#nextId;
       const task: PendingTask = {
-        id, key, control, retry, attempts: 0, started: false, message: { t: 'run', id, key, payload, timeoutMs, control, attempt },
+        id, key, control, bytes, retry, attempts: 0, started: false, message: { t: 'run', id, key, payload, timeoutMs, control, attempt },
         resolve: resolve as (value: unknown) => void, reject, onStart, detachSignal: undefined,
       };
       if (signal !== undefined) {
@@ -88,27 +100,45 @@ export class LanePool<P = unknown, R = unknown> {
         task.detachSignal = () => signal.removeEventListener('abort', onAbort);
       }
       this.#pending++;
+      if (control) this.#control++;
+      this.#bytes += bytes;
       shard.submit(task);
     });
   }
 
   /**
-   * The error `run(key, ..., { priority })` would reject with at once right now (`PoolClosedError`,
-   * `QueueFullError`, or the shard's `HandlerLoadError`), or undefined if it would be accepted. A
-   * service uses it to answer "busy" before promising to run anything; since JavaScript runs one
-   * thing at a time, a `run()` made in the same synchronous step sees the same answer.
+   * The error `run(key, ..., { priority, bytes })` would reject with at once right now
+   * (`PoolClosedError`, `QueueFullError`, or the shard's `HandlerLoadError`), or undefined if it
+   * would be accepted. A service uses it to answer "busy" before promising to run anything; since
+   * JavaScript runs one thing at a time, a `run()` made in the same synchronous step sees the same
+   * answer. `bytes` is the size the run will count (its `bytes` option or `estimateBytes(payload)`).
    */
-  checkAdmission(key: string, priority: 'normal' | 'control' = 'normal'): Error | undefined {
+  checkAdmission(key: string, priority: 'normal' | 'control' = 'normal', bytes = 0): Error | undefined {
     checkKey(key);
-    return this.#refusal(this.#shards[shardFor(key, this.#shards.length)]!, key, priority === 'control');
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`bytes must be a non-negative integer, got ${String(bytes)}`);
+    const control = priority === 'control';
+    return this.#refusal(this.#shards[shardFor(key, this.#shards.length)]!, key, control, control ? 0 : bytes);
   }
 
-  #refusal(shard: Shard, key: string, control: boolean): Error | undefined {
+  /**
+   * Control tasks are counted apart: only `maxQueuedControl` bounds them, so a full pool still takes
+   * a stop. A task bigger than a byte bound alone is admitted when nothing else holds bytes there,
+   * so the bound is passed by at most that one task and the task can still run.
+   */
+  #refusal(shard: Shard, key: string, control: boolean, bytes: number): Error | undefined {
     if (this.#closed) return new PoolClosedError();
     if (shard.failure) return shard.failure;
-    const { maxQueuedPerKey, maxQueued } = this.#options;
-    if (!control && shard.load(key) >= maxQueuedPerKey) return new QueueFullError({ key, limit: 'maxQueuedPerKey', max: maxQueuedPerKey });
-    if (this.#pending >= maxQueued) return new QueueFullError({ key, limit: 'maxQueued', max: maxQueued });
+    const o = this.#options;
+    if (control) {
+      return this.#control >= o.maxQueuedControl ? new QueueFullError({ key, limit: 'maxQueuedControl', max: o.maxQueuedControl }) : undefined;
+    }
+    if (shard.load(key) >= o.maxQueuedPerKey) return new QueueFullError({ key, limit: 'maxQueuedPerKey', max: o.maxQueuedPerKey });
+    if (this.#pending - this.#control >= o.maxQueued) return new QueueFullError({ key, limit: 'maxQueued', max: o.maxQueued });
+    const keyBytes = shard.bytes(key);
+    if (keyBytes > 0 && keyBytes + bytes > o.maxQueuedBytesPerKey) {
+      return new QueueFullError({ key, limit: 'maxQueuedBytesPerKey', max: o.maxQueuedBytesPerKey });
+    }
+    if (this.#bytes > 0 && this.#bytes + bytes > o.maxQueuedBytes) return new QueueFullError({ key, limit: 'maxQueuedBytes', max: o.maxQueuedBytes });
     return undefined;
   }
 
@@ -207,8 +237,10 @@ export class LanePool<P = unknown, R = unknown> {
     return this.#closing;
   }
 
-  #onSettled(): void {
+  #onSettled(task: PendingTask): void {
     this.#pending--;
+    if (task.control) this.#control--;
+    this.#bytes -= task.bytes;
     if (this.#pending > 0 || this.#drainWaiters.size === 0) return;
     for (const waiter of this.#drainWaiters) {
       clearTimeout(waiter.timer);

@@ -5,6 +5,9 @@
  * Invariants:
  * - This object is the only place a task sent to this shard is settled, and it settles each task
  *   once: whatever arrives for an id no longer in `#tasks` is ignored.
+ * - `#keys` holds an entry for a key exactly while the key has unsettled tasks here; its `bytes` and
+ *   `normal` are the sums over those tasks, raised in `submit` and lowered only in `#settle`, so every
+ *   settlement path (ok, error, timeout, cancel, restart, load failure, close) releases them.
  * - `#tasks` is in submission order, which is also per-key order. When a worker dies, the tasks it
  *   had not started are sent again to its replacement in that order, before anything submitted
  *   while it was recovering (held in `#held`), so per-key order survives a restart.
@@ -25,6 +28,8 @@ export interface ShardStats {
   lanes: number;
   /** Tasks sent but not yet started. */
   queued: number;
+  /** Payload bytes held by unsettled tasks (queued or running), as the byte bounds count them. */
+  queuedBytes: number;
   /** Tasks whose handler has been called and that are not settled. */
   running: number;
   /** Tasks that resolved. */
@@ -48,12 +53,22 @@ export interface ShardStats {
 
 type Kind = 'completed' | 'failed' | 'timedOut' | 'cancelled';
 
+/** One key's unsettled tasks on this shard. */
+interface KeyEntry {
+  tasks: Set<PendingTask>;
+  /** Of `tasks`, those that are not control tasks: what `maxQueuedPerKey` bounds. */
+  normal: number;
+  /** Sum of `tasks`' bytes: what `maxQueuedBytesPerKey` bounds. */
+  bytes: number;
+}
+
 export class Shard {
   readonly id: number;
-  readonly #onSettled: () => void;
+  readonly #onSettled: (task: PendingTask) => void;
   readonly #worker: ShardWorker;
   readonly #tasks = new Map<number, PendingTask>();
-  readonly #keys = new Map<string, Set<PendingTask>>();
+  readonly #keys = new Map<string, KeyEntry>();
+  #bytes = 0;
   /** While the worker is recovering: messages to send once the replays are out. */
   #held: ToWorker[] | undefined;
   #failure: Error | undefined;
@@ -65,7 +80,7 @@ export class Shard {
   #abandoned = 0;
   #replayed = 0;
 
-  constructor(id: number, options: ResolvedOptions, onSettled: () => void) {
+  constructor(id: number, options: ResolvedOptions, onSettled: (task: PendingTask) => void) {
     this.id = id;
     this.#onSettled = onSettled;
     this.#worker = new ShardWorker(id, options, {
@@ -81,25 +96,33 @@ export class Shard {
     return this.#failure;
   }
 
-  /** Unsettled tasks of `key` on this shard. */
+  /** Unsettled tasks of `key` on this shard, not counting control tasks. */
   load(key: string): number {
-    return this.#keys.get(key)?.size ?? 0;
+    return this.#keys.get(key)?.normal ?? 0;
+  }
+
+  /** Payload bytes held by unsettled tasks of `key` on this shard. */
+  bytes(key: string): number {
+    return this.#keys.get(key)?.bytes ?? 0;
   }
 
   /** Sends a task to the worker. The caller has already checked limits and the shard's failure. */
   submit(task: PendingTask): void {
     this.#tasks.set(task.id, task);
-    let set = this.#keys.get(task.key);
-    if (set === undefined) this.#keys.set(task.key, (set = new Set()));
-    set.add(task);
+    let entry = this.#keys.get(task.key);
+    if (entry === undefined) this.#keys.set(task.key, (entry = { tasks: new Set(), normal: 0, bytes: 0 }));
+    entry.tasks.add(task);
+    if (!task.control) entry.normal++;
+    entry.bytes += task.bytes;
+    this.#bytes += task.bytes;
     this.#send(task.message);
   }
 
   /** Settles every unsettled task of `key` as cancelled and tells the worker to release them. */
   cancelKey(key: string, reason: string): number {
-    const set = this.#keys.get(key);
-    if (set === undefined) return 0;
-    const tasks = [...set];
+    const entry = this.#keys.get(key);
+    if (entry === undefined) return 0;
+    const tasks = [...entry.tasks];
     for (const task of tasks) this.#settle(task, 'cancelled', new LaneCancelledError({ key, reason }));
     this.#send({ t: 'cancel', key, reason });
     return tasks.length;
@@ -168,6 +191,7 @@ export class Shard {
       id: this.id,
       lanes: this.#keys.size,
       queued: this.#tasks.size - this.#running,
+      queuedBytes: this.#bytes,
       running: this.#running,
       ...this.#counts,
       abandoned: this.#abandoned,
@@ -231,10 +255,12 @@ export class Shard {
 
   #settle(task: PendingTask, kind: Kind, error?: Error, value?: unknown): void {
     this.#tasks.delete(task.id);
-    const set = this.#keys.get(task.key);
-    if (set !== undefined) {
-      set.delete(task);
-      if (set.size === 0) this.#keys.delete(task.key);
+    const entry = this.#keys.get(task.key);
+    if (entry !== undefined && entry.tasks.delete(task)) {
+      if (!task.control) entry.normal--;
+      entry.bytes -= task.bytes;
+      this.#bytes -= task.bytes;
+      if (entry.tasks.size === 0) this.#keys.delete(task.key);
     }
     if (task.started) this.#running--;
     task.detachSignal?.();
@@ -242,7 +268,7 @@ export class Shard {
     if (kind === 'timedOut') this.#counts.failed++;
     if (error === undefined) task.resolve(value);
     else task.reject(error);
-    this.#onSettled();
+    this.#onSettled(task);
   }
 
   #unsendable(message: ToWorker, error: unknown): void {

@@ -38,15 +38,20 @@ export class LaneCancelledError extends LanePoolError {
   }
 }
 
-/** `run()` was refused because the key's lane or the whole pool is at its queue limit. */
+/** Which queue bound refused a `run()`: a count of tasks, or a sum of payload bytes. */
+export type QueueLimit = 'maxQueuedPerKey' | 'maxQueued' | 'maxQueuedBytesPerKey' | 'maxQueuedBytes' | 'maxQueuedControl';
+
+/** `run()` was refused because the key's lane or the whole pool is at one of its queue bounds. */
 export class QueueFullError extends LanePoolError {
   readonly code = 'ERR_QUEUE_FULL';
   readonly key: string;
   /** Which limit was hit. */
-  readonly limit: 'maxQueuedPerKey' | 'maxQueued';
+  readonly limit: QueueLimit;
+  /** The limit's value: tasks, or bytes for `maxQueuedBytes` and `maxQueuedBytesPerKey`. */
   readonly max: number;
-  constructor(data: { key: string; limit: 'maxQueuedPerKey' | 'maxQueued'; max: number }) {
-    super(`queue full for key ${JSON.stringify(data.key)}: ${data.limit} is ${data.max}`);
+  constructor(data: { key: string; limit: QueueLimit; max: number }) {
+    const unit = data.limit === 'maxQueuedBytes' || data.limit === 'maxQueuedBytesPerKey' ? 'bytes' : 'tasks';
+    super(`queue full for key ${JSON.stringify(data.key)}: ${data.limit} is ${data.max} ${unit}`);
     this.name = 'QueueFullError';
     this.key = data.key;
     this.limit = data.limit;

@@ -9,6 +9,7 @@ import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Ajv } from 'ajv';
 import { ConfigError } from '../../shared/errors.ts';
+import { DEFAULTS } from '../options.ts';
 import { parsePartitionList } from '../jetstream/assignment.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -32,6 +33,9 @@ export const SETTINGS = {
   maxQueuedPerThread: { flag: 'max-queued-per-thread', env: 'LANEPOOL_MAX_QUEUED_PER_THREAD', schema: int(1), default: () => 1000, help: 'unsettled intents one thread may hold before 429' },
   stallTimeoutMs: { flag: 'stall-timeout-ms', env: 'LANEPOOL_STALL_TIMEOUT_MS', schema: int(0), default: () => 5000, help: 'a worker whose event loop is silent this long is replaced; 0 turns the watchdog off' },
   maxQueued: { flag: 'max-queued', env: 'LANEPOOL_MAX_QUEUED', schema: int(1), default: () => 100_000, help: 'unsettled intents the service may hold before 429' },
+  maxQueuedBytes: { flag: 'max-queued-bytes', env: 'LANEPOOL_MAX_QUEUED_BYTES', schema: int(1, Number.MAX_SAFE_INTEGER), default: () => DEFAULTS.maxQueuedBytes, help: 'bytes of unsettled intents the service may hold before 429, each counted as twice its body (default: a quarter of the heap limit)' },
+  maxQueuedBytesPerThread: { flag: 'max-queued-bytes-per-thread', env: 'LANEPOOL_MAX_QUEUED_BYTES_PER_THREAD', schema: int(1, Number.MAX_SAFE_INTEGER), default: () => DEFAULTS.maxQueuedBytesPerKey, help: 'bytes of unsettled intents one thread may hold before 429, counted as for --max-queued-bytes (default: a sixteenth of the heap limit)' },
+  maxQueuedControl: { flag: 'max-queued-control', env: 'LANEPOOL_MAX_QUEUED_CONTROL', schema: int(1), default: () => DEFAULTS.maxQueuedControl, help: 'unsettled stops and interrupts the service may hold beyond the other bounds before 429' },
   handler: { flag: 'handler', env: 'LANEPOOL_HANDLER', schema: { type: 'string', minLength: 1 }, default: () => undefined, help: 'your provider module (default: the built-in simulator)' },
   token: { flag: 'token', env: 'LANEPOOL_TOKEN', schema: { type: 'string', minLength: 8 }, default: () => undefined, help: 'require "Authorization: Bearer <token>" on every route but /healthz' },
   bodyLimit: { flag: 'body-limit', env: 'LANEPOOL_BODY_LIMIT', schema: int(1024), default: () => 1_048_576, help: 'largest request body in bytes; larger gets 413' },
@@ -67,6 +71,9 @@ export interface ServiceConfig {
   taskTimeoutMs: number;
   maxQueuedPerThread: number;
   maxQueued: number;
+  maxQueuedBytes: number;
+  maxQueuedBytesPerThread: number;
+  maxQueuedControl: number;
   stallTimeoutMs: number;
   /** Absolute path of the provider module, or undefined for the simulator. */
   handler: string | undefined;

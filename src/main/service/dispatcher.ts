@@ -6,6 +6,7 @@
  * unsettled intents, so it is bounded by live work, like the pool's lanes.
  */
 import { randomUUID } from 'node:crypto';
+import { estimateBytes } from '../payload-size.ts';
 import type { LanePool } from '../pool.ts';
 import { CONTROL_INTENTS, type GatedIntent, type Intent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/intents.ts';
 import type { ServiceMetrics } from './metrics.ts';
@@ -18,8 +19,14 @@ export interface Submission {
   intentId?: string;
 }
 
-/** How the JetStream mode runs an intent it consumed; the in-memory mode passes none. */
+/** How an intent is run: the HTTP route passes its size; the JetStream mode passes the rest. */
 export interface RunHooks {
+  /**
+   * What the intent counts against the pool's byte bounds, at least (the HTTP route passes twice the
+   * body's length: see `bodyBytes` there). The dispatcher counts the larger of this and the parsed
+   * payload's estimate (`estimateBytes`), which catches bodies of many small fields.
+   */
+  bytes?: number;
   /** ctx.attempt for this run. @default 1 */
   attempt?: number;
   /** Aborting it cancels the intent, like `pool.run`'s signal. */
@@ -69,8 +76,9 @@ export class Dispatcher {
   }
 
   /**
-   * Accepts an intent for a thread, or says why not, without waiting for anything. A stop first
-   * cancels the thread's lane (releasing a hung start), then runs as a control task: Stop always works.
+   * Accepts an intent for a thread, or says why not, without waiting for anything. A stop cancels the
+   * thread's lane (releasing a hung start) before admission is even checked, then runs as a control
+   * task, which the pool admits past its full queues: Stop always gets in.
    */
   submit(threadId: string, submission: Submission, hooks: RunHooks = {}): SubmitResult {
     const { type, payload } = submission;
@@ -82,24 +90,28 @@ export class Dispatcher {
       }
     }
     const control = CONTROL_INTENTS.has(type);
-    const refusal = this.#pool.checkAdmission(threadId, control ? 'control' : 'normal');
+    // Cancelled first: what the stop releases is room for it and for what follows it. Should the stop
+    // itself still be refused (the control allowance is full), the lane is released all the same,
+    // which is what a stop is for.
+    if (type === 'thread.session.stop') this.#pool.cancel(threadId, 'session stop requested');
+    const bytes = control ? 0 : Math.max(hooks.bytes ?? 0, estimateBytes(payload));
+    const refusal = this.#pool.checkAdmission(threadId, control ? 'control' : 'normal', bytes);
     if (refusal !== undefined) return { kind: 'refused', error: refusal };
 
     const intentId = submission.intentId ?? randomUUID();
     const record: IntentRecord = {
-      intentId, threadId, type, shard: this.#pool.shardOf(threadId), status: 'queued', submittedAt: new Date().toISOString(),
+      intentId, threadId, type, shard: this.#pool.shardOf(threadId), status: 'queued', submittedAt: this.#records.stamp(),
     };
     if (hooks.attempt !== undefined) record.attempt = hooks.attempt;
     this.#records.add(record);
     this.#track(record);
-    if (type === 'thread.session.stop') this.#pool.cancel(threadId, 'session stop requested');
     const started = performance.now();
     const intent = { type, payload, intentId } as GatedIntent;
     // Control intents are never held back, not even for their record: stop must get in at once, and
     // see the state of the start it cancels. They are safe to repeat if a crash cuts them short.
     const gate = hooks.onStart && !control ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
     if (gate) intent.startGate = gate.buffer as SharedArrayBuffer;
-    const onStart = (): void => {
+    const markRunning = (): void => {
       this.#records.markRunning(record);
       if (!hooks.onStart) return;
       if (!gate) {
@@ -113,8 +125,12 @@ export class Dispatcher {
       // A failed hook still opens the gate: the intent runs; the hook reports its own failure.
       Promise.resolve().then(() => hooks.onStart!(record)).then(open, open);
     };
+    // In order: a worker reports an intent's start in the same batch as the settlement of the intent
+    // before it on the thread, whose record settles in a promise reaction the pool has already
+    // queued. Marking this one in a reaction queued after that keeps startedAt >= its settledAt.
+    const onStart = (): void => void Promise.resolve().then(markRunning);
     this.#pool
-      .run(threadId, intent, { priority: control ? 'control' : 'normal', onStart, attempt: hooks.attempt, signal: hooks.signal })
+      .run(threadId, intent, { priority: control ? 'control' : 'normal', onStart, attempt: hooks.attempt, signal: hooks.signal, bytes })
       .then(
         (result) => this.#settle(record, started, { status: 'completed', result }, hooks),
         (error: Error & { code?: string }) => this.#settle(record, started, {

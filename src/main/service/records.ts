@@ -2,6 +2,10 @@
  * Intent records for `GET /v1/intents/:id` and idempotent submission. Unsettled records are always
  * kept (the pool's `maxQueued` bounds them). Settled records are kept up to `maxSettled` and for at
  * most `maxAgeMs` after they settle, oldest evicted first; after that an intentId is unknown again.
+ *
+ * Every timestamp (`submittedAt`, `startedAt`, `settledAt`) comes from `stamp()`, one clock that
+ * never goes backwards, so timestamps taken in order compare in order even if the wall clock steps
+ * back. Taking them in order is the dispatcher's part (see its `onStart`).
  */
 import type { IntentType } from '../../shared/intents.ts';
 
@@ -36,14 +40,30 @@ export class IntentRecords {
   #settledHead = 0;
   readonly #maxSettled: number;
   readonly #maxAgeMs: number;
+  readonly #clock: () => number;
+  /** The latest time `stamp()` handed out, in ms since the epoch. */
+  #lastMs = 0;
 
-  constructor(limits: { maxSettled: number; maxAgeMs: number }) {
+  /** `clock` is the wall clock in ms (`Date.now` unless a test supplies its own). */
+  constructor(limits: { maxSettled: number; maxAgeMs: number }, clock: () => number = Date.now) {
     this.#maxSettled = limits.maxSettled;
     this.#maxAgeMs = limits.maxAgeMs;
+    this.#clock = clock;
+  }
+
+  /** Now, in ms, never earlier than a time this method returned before. */
+  now(): number {
+    this.#lastMs = Math.max(this.#lastMs, this.#clock());
+    return this.#lastMs;
+  }
+
+  /** `now()` as an ISO string: the one source of every record timestamp. */
+  stamp(): string {
+    return new Date(this.now()).toISOString();
   }
 
   get(intentId: string): IntentRecord | undefined {
-    this.#evict(Date.now());
+    this.#evict(this.now());
     return this.#entries.get(intentId)?.record;
   }
 
@@ -60,14 +80,14 @@ export class IntentRecords {
   markRunning(record: IntentRecord): void {
     if (record.status !== 'queued') return;
     record.status = 'running';
-    record.startedAt = new Date().toISOString();
+    record.startedAt = this.stamp();
   }
 
   /** Settles a record once; later calls are ignored. */
   settle(record: IntentRecord, outcome: Pick<IntentRecord, 'status' | 'result' | 'error'>): boolean {
     const entry = this.#entries.get(record.intentId);
     if (entry === undefined || entry.record !== record || isSettled(record)) return false;
-    const now = Date.now();
+    const now = this.now();
     record.status = outcome.status;
     record.settledAt = new Date(now).toISOString();
     if (outcome.result !== undefined) record.result = outcome.result;

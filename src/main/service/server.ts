@@ -50,7 +50,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     sessions: sessionLimits(config),
   };
   // In JetStream mode the stream holds the backlog and --max-ack-pending bounds what each partition
-  // hands the pool, so the pool must never refuse what a consumer already took.
+  // hands the pool, so the pool must never refuse what a consumer already took: no bound of its own.
   const jetStreamBacklog = config.natsPartitions * config.maxAckPending + 1000;
   const pool = new LanePool<ReactorTask, unknown>({
     handler: REACTOR,
@@ -58,6 +58,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     taskTimeoutMs: config.taskTimeoutMs,
     maxQueuedPerKey: config.nats ? jetStreamBacklog : config.maxQueuedPerThread,
     maxQueued: config.nats ? jetStreamBacklog : config.maxQueued,
+    maxQueuedBytes: config.nats ? Number.MAX_SAFE_INTEGER : config.maxQueuedBytes,
+    maxQueuedBytesPerKey: config.nats ? Number.MAX_SAFE_INTEGER : config.maxQueuedBytesPerThread,
+    maxQueuedControl: config.nats ? jetStreamBacklog : config.maxQueuedControl,
     stallTimeoutMs: config.stallTimeoutMs,
     handlerData,
   });
@@ -139,7 +142,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   state = 'ready';
   app.log.info({
     url: address, shards: config.shards, provider: config.handler ?? 'simulator',
-    ...(jetstream ? { nats: config.nats, instance: jetstream.settings.instanceId, partitions: jetstream.owned() } : {}),
+    ...(jetstream
+      ? { nats: config.nats, instance: jetstream.settings.instanceId, partitions: jetstream.owned() }
+      : { maxQueuedBytes: config.maxQueuedBytes, maxQueuedBytesPerThread: config.maxQueuedBytesPerThread }),
   }, 'lanepool service listening');
 
   let shuttingDown: Promise<void> | undefined;

@@ -24,7 +24,7 @@ export function intentRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const { threadId } = request.params;
       const wait = request.query.wait === 'true' || request.query.wait === '1';
       if (ctx.jetstream) return viaJetStream(ctx.jetstream, threadId, request.body, wait, reply);
-      const result = ctx.dispatcher.submit(threadId, request.body);
+      const result = ctx.dispatcher.submit(threadId, request.body, { bytes: bodyBytes(request.headers['content-length']) });
       switch (result.kind) {
         case 'refused': {
           const { code, message } = result.error;
@@ -66,6 +66,16 @@ export function intentRoutes(app: FastifyInstance, ctx: RouteContext): void {
   );
 }
 
+/**
+ * What the pool's byte bounds count for a request body, from its Content-Length (exact: Node reads
+ * no more and no less): twice the length, because parsed JSON can take two bytes per character (one
+ * character outside Latin-1 makes V8 store a whole string that way), and escapes only shrink it. A
+ * chunked body has no length; the dispatcher's estimate of the parsed payload counts alone then.
+ */
+function bodyBytes(header: string | undefined): number | undefined {
+  if (header === undefined || !/^\d{1,15}$/.test(header)) return undefined;
+  return 2 * Number(header);
+}
 
 /**
  * JetStream mode: the intent is published to its partition and runs on whichever instance owns it.
