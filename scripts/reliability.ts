@@ -2,12 +2,14 @@
  * Reliability figures (`npm run reliability`), measured rather than asserted:
  *   1. recovery time from a stall: from a handler starting to spin until another key of the same
  *      shard completes again, over `--trials` trials at stallTimeoutMs = `--stall-timeout-ms`;
- *   2. the chaos scenario's totals at a larger size than the CI test runs.
+ *   2. the chaos scenario's totals at a larger size than the CI test runs;
+ *   3. slow-body connections against the HTTP service: how many it closed, and after how long.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LanePool } from '../src/main/index.ts';
 import { runChaos } from './reliability/chaos.ts';
+import { runSlowBody } from './reliability/slow-body.ts';
 
 const HANDLER = new URL('./reliability/chaos-handler.mjs', import.meta.url);
 
@@ -41,11 +43,11 @@ function quantile(sorted: number[], q: number): number {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { trials: { type: 'string' }, 'stall-timeout-ms': { type: 'string' }, tasks: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' } },
+    options: { trials: { type: 'string' }, 'stall-timeout-ms': { type: 'string' }, tasks: { type: 'string' }, 'slow-connections': { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' } },
     strict: true,
   });
   if (values.help) {
-    console.log('Usage: npm run reliability -- [--trials 20] [--stall-timeout-ms 500] [--tasks 10000] [--json FILE]');
+    console.log('Usage: npm run reliability -- [--trials 20] [--stall-timeout-ms 500] [--tasks 10000] [--slow-connections 100] [--json FILE]');
     return;
   }
   const int = (text: string | undefined, fallback: number, flag: string): number => {
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
   const trials = int(values.trials, 20, 'trials');
   const stallTimeoutMs = int(values['stall-timeout-ms'], 500, 'stall-timeout-ms');
   const tasks = int(values.tasks, 10_000, 'tasks');
+  const slowConnections = int(values['slow-connections'], 100, 'slow-connections');
 
   const times = (await recoveryTimes(trials, stallTimeoutMs)).sort((a, b) => a - b);
   const recovery = { trials, stallTimeoutMs, medianMs: quantile(times, 0.5), p90Ms: quantile(times, 0.9), minMs: times[0]!, maxMs: times.at(-1)! };
@@ -70,8 +73,21 @@ async function main(): Promise<void> {
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   const o = chaos.outcomes;
   console.log(`| ${chaos.submitted} | ${chaos.settled} | ${chaos.settledTwice} | ${o.completed ?? 0} | ${o.ERR_LANE_CANCELLED ?? 0} | ${o.ERR_LANE_TIMEOUT ?? 0} | ${o.ERR_SHARD_RESTARTED ?? 0} | ${chaos.orderViolations} | ${chaos.restarts.stall}/${chaos.restarts.crash}/${chaos.restarts.oom} | ${chaos.replayed} | ${chaos.healthyAtEnd ? 'yes' : 'NO'} | ${chaos.seconds.toFixed(1)} |`);
+  // Both cases at once: they wait on the same timeout, so running them side by side halves the wait.
+  const [open, token] = await Promise.all([
+    runSlowBody({ connections: slowConnections, trickleMs: 5000, token: undefined }),
+    runSlowBody({ connections: slowConnections, trickleMs: 5000, token: 'reliability-token' }),
+  ]);
+  console.log(`\nSlow-body connections (headers, then 1 body byte every 5 s; service defaults, request timeout ${open.requestTimeoutMs} ms):`);
+  console.log('| service | connections | closed | median s | max s | answer |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const [name, report] of [['no token', open], ['token, client without it', token]] as const) {
+    const times = report.closedAfterS;
+    const shown = (q: number) => (times.length === 0 ? '-' : quantile(times, q).toFixed(1));
+    console.log(`| ${name} | ${report.connections} | ${report.closed} | ${shown(0.5)} | ${times.length === 0 ? '-' : times.at(-1)!.toFixed(1)} | ${Object.entries(report.answers).map(([a, n]) => `${n} × ${a}`).join(', ')} |`);
+  }
   if (values.json) {
-    writeFileSync(values.json, `${JSON.stringify({ recovery: { ...recovery, times }, chaos }, null, 2)}\n`);
+    writeFileSync(values.json, `${JSON.stringify({ recovery: { ...recovery, times }, chaos, slowBody: { open, token } }, null, 2)}\n`);
     console.log(`wrote ${values.json}`);
   }
 }
