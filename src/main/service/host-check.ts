@@ -27,8 +27,8 @@ export function allowedHostValues(allowed: string[] | undefined, host: string, p
 
 /**
  * Refuses, with 421 ERR_HOST_NOT_ALLOWED, a request whose Host is not in `values()`; /healthz is open
- * (a liveness probe by IP address tells nothing). `values` is read per request because the port is
- * known only once the server listens, which is before any request arrives.
+ * (a liveness probe by IP address tells nothing). `values` is called per request because the port
+ * is known only once the server listens.
  */
 export function checkHost(app: FastifyInstance, values: () => ReadonlySet<string>): void {
   app.addHook('onRequest', async (request, reply) => {

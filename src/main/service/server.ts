@@ -130,9 +130,11 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     reply.header('Allow', allowed.join(', '));
     return sendError(reply, 'ERR_METHOD_NOT_ALLOWED', `${path} answers ${allowed.join(', ')}, not ${request.method}`);
   });
-  // Filled once the server listens (the port may be 0 until then), before any request can arrive.
-  let hostValues: ReadonlySet<string> = new Set();
-  if (!config.allowedHosts?.includes('*')) checkHost(app, () => hostValues);
+  // Computed at the first request: the port (0 in config) is known only once the server listens.
+  let hostValues: ReadonlySet<string> | undefined;
+  if (!config.allowedHosts?.includes('*')) {
+    checkHost(app, () => (hostValues ??= allowedHostValues(config.allowedHosts, config.host, (app.server.address() as AddressInfo).port)));
+  }
   if (config.token) requireToken(app, config.token);
   app.addHook('preClose', async () => {
     for (const stream of streams) stream.end();
@@ -175,7 +177,6 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     }
     throw error;
   }
-  hostValues = allowedHostValues(config.allowedHosts, config.host, (app.server.address() as AddressInfo).port);
   state = 'ready';
   app.log.info({
     url: address, shards: config.shards, provider: config.handler ?? 'simulator',
