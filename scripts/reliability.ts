@@ -5,13 +5,15 @@
  *   2. the chaos scenario's totals at a larger size than the CI test runs;
  *   3. the memory bound: `--memory-intents` intents of 256 KiB behind hung starts against a service
  *      child with a `--memory-heap-mb` heap, in each shape of memory-bound.ts, with the byte bounds
- *      the service derives from its heap, and once more with them lifted for contrast.
+ *      the service derives from its heap, and once more with them lifted for contrast;
+ *   4. slow-body connections against the HTTP service: how many it closed, and after how long.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LanePool } from '../src/main/index.ts';
 import { runChaos } from './reliability/chaos.ts';
 import { runMemoryBound, type MemoryBoundReport } from './reliability/memory-bound.ts';
+import { runSlowBody } from './reliability/slow-body.ts';
 
 const HANDLER = new URL('./reliability/chaos-handler.mjs', import.meta.url);
 
@@ -47,12 +49,13 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       trials: { type: 'string' }, 'stall-timeout-ms': { type: 'string' }, tasks: { type: 'string' },
-      'memory-heap-mb': { type: 'string' }, 'memory-intents': { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' },
+      'memory-heap-mb': { type: 'string' }, 'memory-intents': { type: 'string' }, 'slow-connections': { type: 'string' },
+      json: { type: 'string' }, help: { type: 'boolean' },
     },
     strict: true,
   });
   if (values.help) {
-    console.log('Usage: npm run reliability -- [--trials 20] [--stall-timeout-ms 500] [--tasks 10000] [--memory-heap-mb 256] [--memory-intents 1000] [--json FILE]');
+    console.log('Usage: npm run reliability -- [--trials 20] [--stall-timeout-ms 500] [--tasks 10000] [--memory-heap-mb 256] [--memory-intents 1000] [--slow-connections 100] [--json FILE]');
     return;
   }
   const int = (text: string | undefined, fallback: number, flag: string): number => {
@@ -65,6 +68,7 @@ async function main(): Promise<void> {
   const tasks = int(values.tasks, 10_000, 'tasks');
   const heapMb = int(values['memory-heap-mb'], 256, 'memory-heap-mb');
   const memoryIntents = int(values['memory-intents'], 1000, 'memory-intents');
+  const slowConnections = int(values['slow-connections'], 100, 'slow-connections');
 
   const times = (await recoveryTimes(trials, stallTimeoutMs)).sort((a, b) => a - b);
   const recovery = { trials, stallTimeoutMs, medianMs: quantile(times, 0.5), p90Ms: quantile(times, 0.9), minMs: times[0]!, maxMs: times.at(-1)! };
@@ -99,8 +103,21 @@ async function main(): Promise<void> {
     const heap = m.heapUsedBytes === undefined ? '-' : (m.heapUsedBytes / 2 ** 20).toFixed(0);
     console.log(`| ${m.bounds} | ${m.shape} | ${m.threads} | ${bound(m.maxQueuedBytes)} | ${bound(m.maxQueuedBytesPerThread)} | ${m.accepted} | ${m.acceptedBytes} | ${m.refused} (${by}) | ${m.failed} | ${m.survived ? 'yes' : 'NO'} | ${m.survived ? `${m.settledAfterStop}/${m.accepted}` : '-'} | ${heap} |`);
   }
+  // Both cases at once: they wait on the same timeout, so running them side by side halves the wait.
+  const [open, token] = await Promise.all([
+    runSlowBody({ connections: slowConnections, trickleMs: 5000, token: undefined }),
+    runSlowBody({ connections: slowConnections, trickleMs: 5000, token: 'reliability-token' }),
+  ]);
+  console.log(`\nSlow-body connections (headers, then 1 body byte every 5 s; service defaults, request timeout ${open.requestTimeoutMs} ms):`);
+  console.log('| service | connections | closed | median s | max s | answer |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const [name, report] of [['no token', open], ['token, client without it', token]] as const) {
+    const times = report.closedAfterS;
+    const shown = (q: number) => (times.length === 0 ? '-' : quantile(times, q).toFixed(1));
+    console.log(`| ${name} | ${report.connections} | ${report.closed} | ${shown(0.5)} | ${times.length === 0 ? '-' : times.at(-1)!.toFixed(1)} | ${Object.entries(report.answers).map(([a, n]) => `${n} × ${a}`).join(', ')} |`);
+  }
   if (values.json) {
-    writeFileSync(values.json, `${JSON.stringify({ recovery: { ...recovery, times }, chaos, memory }, null, 2)}\n`);
+    writeFileSync(values.json, `${JSON.stringify({ recovery: { ...recovery, times }, chaos, memory, slowBody: { open, token } }, null, 2)}\n`);
     console.log(`wrote ${values.json}`);
   }
 }

@@ -1,15 +1,35 @@
 /**
  * The `lanepool` command. `lanepool serve` runs the HTTP service until SIGTERM or SIGINT, then shuts
- * down gracefully and exits 0. Exit codes: 0 clean, 1 failed to start or to shut down, 2 bad usage.
+ * down gracefully and exits 0; a second SIGTERM or SIGINT during that shutdown exits at once with
+ * 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).
+ * Exit codes: 0 clean, 1 failed to start or to shut down, 2 bad usage (a flag, --host that names no
+ * local address, a --handler module that does not load), 130/143 forced.
  */
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../shared/errors.ts';
 import { configFromArgs, usage } from './service/config.ts';
 import { startService } from './service/server.ts';
+
+const FORCED_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function usageError(message: string): void {
+  console.error(`lanepool: ${message}\nRun 'lanepool serve --help' for the flags.`);
+  process.exitCode = 2;
+}
 
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     console.log(usage());
+    return;
+  }
+  if (command === '--version' || command === '-v' || command === 'version' || rest.includes('--version')) {
+    console.log(version());
     return;
   }
   if (command !== 'serve') {
@@ -26,19 +46,27 @@ export async function main(argv: string[]): Promise<void> {
     config = configFromArgs(rest);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error(`lanepool: ${error.message}\nRun 'lanepool serve --help' for the flags.`);
-    process.exitCode = 2;
+    usageError(error.message);
     return;
   }
   let service;
   try {
     service = await startService(config);
   } catch (error) {
+    if (error instanceof ConfigError) {
+      usageError(error.message);
+      return;
+    }
     console.error(`lanepool: could not start: ${error instanceof Error ? error.message : String(error)}`);
     process.exitCode = 1;
     return;
   }
-  const stop = (signal: string): void => {
+  const stop = (signal: keyof typeof FORCED_EXIT): void => {
+    if (service.state() === 'shutting_down') {
+      // The user asked twice: they would rather lose the grace period than wait it out.
+      service.app.log.warn({ signal }, 'second signal during shutdown: exiting now');
+      process.exit(FORCED_EXIT[signal]);
+    }
     service.app.log.info({ signal }, 'signal received');
     service.shutdown().then(
       () => process.exit(0),
@@ -48,6 +76,6 @@ export async function main(argv: string[]): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }

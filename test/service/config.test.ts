@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/main/index.ts';
 import { configFromArgs, SETTINGS, usage } from '../../src/main/service/config.ts';
@@ -21,11 +22,21 @@ describe('service config', () => {
     ['a non-numeric port', ['--port', '80a'], {}, /invalid --port \(LANEPOOL_PORT\): must be integer, got "80a"/],
     ['a port out of range', ['--port', '70000'], {}, /invalid --port .*must be <= 65535/],
     ['zero shards from the environment', [], { LANEPOOL_SHARDS: '0' }, /invalid --shards \(LANEPOOL_SHARDS\)/],
-    ['an unknown log level', ['--log-level', 'loud'], {}, /invalid --log-level/],
+    ['an unknown log level, listing the allowed ones', ['--log-level', 'loud'], {}, /invalid --log-level \(LANEPOOL_LOG_LEVEL\): .*\(fatal, error, warn, info, debug, trace, silent\), got "loud"/],
+    ['a negative number given as a separate argument', ['--grace-ms', '-1'], {}, /invalid --grace-ms \(LANEPOOL_GRACE_MS\): must be >= 0, got -1/],
+    ['a negative number joined to its flag', ['--grace-ms=-5'], {}, /invalid --grace-ms .*must be >= 0, got -5/],
+    ['a headers timeout over the request timeout', ['--request-timeout-ms', '1000', '--headers-timeout-ms', '2000'], {}, /invalid --headers-timeout-ms .*must be <= --request-timeout-ms \(1000\), got 2000/],
+    ['a body limit under 1024 bytes', ['--body-limit', '1023'], {}, /invalid --body-limit .*must be >= 1024/],
     ['a short token', ['--token', 'abc'], {}, /invalid --token .*must NOT have fewer than 8 characters/],
     ['a missing handler file', ['--handler', '/nope/provider.mjs'], {}, /invalid --handler .*no file at/],
     ['an unknown flag', ['--prot', '1'], {}, /Unknown option '--prot'/],
   ];
+  it('lists every flag in the README\'s Flags table', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const table = readme.split('### Flags')[1]?.split('\n### ')[0] ?? '';
+    for (const { flag } of Object.values(SETTINGS)) expect(table, flag).toContain(`\`--${flag}\``);
+  });
+
   for (const [what, argv, env, message] of refused) {
     it(`refuses ${what}, naming the flag`, () => {
       expect(() => configFromArgs(argv, env)).toThrow(ConfigError);

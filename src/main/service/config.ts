@@ -14,6 +14,11 @@ import { parsePartitionList } from '../jetstream/assignment.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const MAX_INT32 = 2 ** 31 - 1;
+/** `*`, or a name, IPv4 address or bracketed IPv6 address with an optional port. */
+const HOST_ENTRY = '(\\*|[A-Za-z0-9.-]+(:[0-9]{1,5})?|\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?)';
+const HOST_LIST_PATTERN = `^${HOST_ENTRY}( *, *${HOST_ENTRY})*$`;
+/** Addresses that accept connections whatever the destination address, so any Host can reach them. */
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
 interface Setting {
   flag: string;
@@ -38,7 +43,12 @@ export const SETTINGS = {
   maxQueuedControl: { flag: 'max-queued-control', env: 'LANEPOOL_MAX_QUEUED_CONTROL', schema: int(1), default: () => DEFAULTS.maxQueuedControl, help: 'unsettled stops and interrupts the service may hold beyond the other bounds before 429' },
   handler: { flag: 'handler', env: 'LANEPOOL_HANDLER', schema: { type: 'string', minLength: 1 }, default: () => undefined, help: 'your provider module (default: the built-in simulator)' },
   token: { flag: 'token', env: 'LANEPOOL_TOKEN', schema: { type: 'string', minLength: 8 }, default: () => undefined, help: 'require "Authorization: Bearer <token>" on every route but /healthz' },
-  bodyLimit: { flag: 'body-limit', env: 'LANEPOOL_BODY_LIMIT', schema: int(1024), default: () => 1_048_576, help: 'largest request body in bytes; larger gets 413' },
+  bodyLimit: { flag: 'body-limit', env: 'LANEPOOL_BODY_LIMIT', schema: int(1024), default: () => 1_048_576, help: 'largest request body in bytes (at least 1024); larger gets 413' },
+  requestTimeoutMs: { flag: 'request-timeout-ms', env: 'LANEPOOL_REQUEST_TIMEOUT_MS', schema: int(0), default: () => 30_000, help: 'a request whose headers and body take longer to arrive gets 408 and is closed (the response is not limited); 0 means none' },
+  headersTimeoutMs: { flag: 'headers-timeout-ms', env: 'LANEPOOL_HEADERS_TIMEOUT_MS', schema: int(1), default: () => 10_000, help: 'the same for the headers alone, and for a connection that sends nothing; at most --request-timeout-ms' },
+  keepAliveTimeoutMs: { flag: 'keep-alive-timeout-ms', env: 'LANEPOOL_KEEP_ALIVE_TIMEOUT_MS', schema: int(1), default: () => 5000, help: 'an idle keep-alive connection is closed after this long' },
+  allowedHosts: { flag: 'allowed-hosts', env: 'LANEPOOL_ALLOWED_HOSTS', schema: { type: 'string', pattern: HOST_LIST_PATTERN }, default: () => undefined, help: 'Host header values accepted, comma-separated, * for any (default: the bound host and loopback names; a wildcard --host needs it)' },
+  sseMaxBufferBytes: { flag: 'sse-max-buffer-bytes', env: 'LANEPOOL_SSE_MAX_BUFFER_BYTES', schema: int(1024), default: () => 1_048_576, help: 'an events subscriber this many bytes behind is disconnected (lanepool_sse_dropped_total)' },
   graceMs: { flag: 'grace-ms', env: 'LANEPOOL_GRACE_MS', schema: int(0), default: () => 10_000, help: 'on SIGTERM/SIGINT, how long to drain before cancelling what is left' },
   recordsMax: { flag: 'records-max', env: 'LANEPOOL_RECORDS_MAX', schema: int(1), default: () => 10_000, help: 'settled intent records kept for GET /v1/intents/:id' },
   recordsMaxAgeMs: { flag: 'records-max-age-ms', env: 'LANEPOOL_RECORDS_MAX_AGE_MS', schema: int(1), default: () => 600_000, help: 'how long a settled intent record is kept' },
@@ -79,6 +89,12 @@ export interface ServiceConfig {
   handler: string | undefined;
   token: string | undefined;
   bodyLimit: number;
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** Parsed `--allowed-hosts`, lower-cased; undefined means the bound host and the loopback names. */
+  allowedHosts: string[] | undefined;
+  sseMaxBufferBytes: number;
   graceMs: number;
   recordsMax: number;
   recordsMaxAgeMs: number;
@@ -119,7 +135,7 @@ export function configFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args: joinNegativeValues(argv),
       options: Object.fromEntries(NAMES.map((name) => [SETTINGS[name].flag, { type: 'string' as const }])),
       strict: true,
       allowPositionals: false,
@@ -143,6 +159,8 @@ export function resolveConfig(partial: Partial<Record<Name, unknown>>): ServiceC
     const value = partial[name] ?? SETTINGS[name].default();
     if (value !== undefined) config[name] = value;
   }
+  // A caller (a test) may pass the parsed list; validate it as the flag's text.
+  if (Array.isArray(config.allowedHosts)) config.allowedHosts = config.allowedHosts.join(',');
   for (const name of Object.keys(partial)) {
     if (!(name in SETTINGS)) throw new ConfigError({ detail: `unknown setting ${JSON.stringify(name)}` });
   }
@@ -151,7 +169,19 @@ export function resolveConfig(partial: Partial<Record<Name, unknown>>): ServiceC
     const name = (error?.instancePath.slice(1) ?? '') as Name;
     const setting = SETTINGS[name];
     const where = setting ? `--${setting.flag} (${setting.env})` : 'config';
-    throw new ConfigError({ detail: `invalid ${where}: ${error?.message ?? 'invalid'}, got ${JSON.stringify(config[name])}` });
+    const allowed = error?.keyword === 'enum' ? ` (${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
+    throw new ConfigError({ detail: `invalid ${where}: ${error?.message ?? 'invalid'}${allowed}, got ${JSON.stringify(config[name])}` });
+  }
+  // Node refuses a headers timeout longer than the request timeout (the request includes its headers).
+  if ((config.requestTimeoutMs as number) > 0 && (config.headersTimeoutMs as number) > (config.requestTimeoutMs as number)) {
+    throw new ConfigError({ detail: `invalid --headers-timeout-ms (LANEPOOL_HEADERS_TIMEOUT_MS): must be <= --request-timeout-ms (${config.requestTimeoutMs}), got ${config.headersTimeoutMs}` });
+  }
+  if (typeof config.allowedHosts === 'string') {
+    config.allowedHosts = config.allowedHosts.split(',').map((entry) => entry.trim().toLowerCase());
+  } else if (WILDCARD_HOSTS.has(config.host as string)) {
+    // Any name that resolves here reaches a wildcard bind, a DNS-rebinding page's included: the user
+    // must say which names the clients use, or accept any with `*`.
+    throw new ConfigError({ detail: `invalid --host (LANEPOOL_HOST): ${config.host} accepts connections for any name, so it needs --allowed-hosts (LANEPOOL_ALLOWED_HOSTS): the names clients use, or * to accept any` });
   }
   if (typeof config.handler === 'string') {
     const path = resolvePath(config.handler);
@@ -168,6 +198,27 @@ export function resolveConfig(partial: Partial<Record<Name, unknown>>): ServiceC
     config.partitions = parsed;
   }
   return config as unknown as ServiceConfig;
+}
+
+/**
+ * `--grace-ms -1` would make parseArgs take `-1` for an option and refuse it as ambiguous; a value
+ * that looks like a negative number is joined to its flag (`--grace-ms=-1`), so the schema can say
+ * what is wrong with it.
+ */
+function joinNegativeValues(argv: string[]): string[] {
+  const flags = new Set(NAMES.map((name) => `--${SETTINGS[name].flag}`));
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (flags.has(arg) && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
 }
 
 /** Integers are parsed strictly ("12abc" stays text, so the schema refuses it with the flag's name). */

@@ -12,9 +12,11 @@ export const HTTP_ERRORS = {
   ERR_BAD_REQUEST: 400,
   ERR_UNAUTHORIZED: 401,
   ERR_NOT_FOUND: 404,
+  ERR_METHOD_NOT_ALLOWED: 405,
   ERR_INTENT_NOT_FOUND: 404,
   ERR_INTENT_CONFLICT: 409,
   ERR_BODY_TOO_LARGE: 413,
+  ERR_HOST_NOT_ALLOWED: 421,
   ERR_QUEUE_FULL: 429,
   ERR_SHUTTING_DOWN: 503,
   ERR_HANDLER_LOAD: 503,
@@ -27,6 +29,17 @@ export type HttpErrorCode = keyof typeof HTTP_ERRORS;
 
 export function sendError(reply: FastifyReply, code: HttpErrorCode, message: string, extra?: Record<string, unknown>): FastifyReply {
   return reply.code(HTTP_ERRORS[code]).send({ error: { code, message }, ...extra });
+}
+
+/**
+ * Fastify's `frameworkErrors`: what the router refuses before any hook runs (a path that does not
+ * percent-decode, such as `/v1/threads/%ZZ/intents`). Answered in our shape; nothing past the router
+ * is reached, so answering before the Host and token checks gives nothing away.
+ */
+export function handleFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error.code === 'FST_ERR_BAD_URL') return sendError(reply, 'ERR_BAD_REQUEST', 'the URL path is not valid percent-encoding');
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(reply, 'ERR_BAD_REQUEST', 'a path segment is over 1024 characters');
+  return sendError(reply, 'ERR_BAD_REQUEST', 'the router refused the request');
 }
 
 /** Fastify's error handler: maps framework errors (schema, parsing, size) to our codes. */

@@ -35,6 +35,7 @@ export class ServiceMetrics {
   readonly registry = new Registry();
   readonly #intents: Counter<'type' | 'outcome'>;
   readonly #latency: Histogram<'type' | 'outcome'>;
+  readonly #sseDropped: Counter;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -46,6 +47,9 @@ export class ServiceMetrics {
     this.#latency = new Histogram({
       name: 'lanepool_intent_duration_seconds', help: 'Time from submission to settlement', labelNames: ['type', 'outcome'], registers,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    });
+    this.#sseDropped = new Counter({
+      name: 'lanepool_sse_dropped_total', help: 'Events subscribers disconnected for falling more than --sse-max-buffer-bytes behind', registers,
     });
     const perShard = (name: string, help: string, read: (stats: PoolStats, shard: number) => number) =>
       new Gauge({
@@ -162,6 +166,11 @@ export class ServiceMetrics {
       (r) => [[{ reason: 'idle' }, reactor(r).sessionsEvictedIdle], [{ reason: 'cap' }, reactor(r).sessionsEvictedCap]]);
     perWorkerCounter('lanepool_worker_session_stop_failures_total', 'Background stops of evicted or orphaned sessions that failed or timed out', [],
       (r) => [[{}, reactor(r).sessionStopFailures]]);
+  }
+
+  /** An SSE subscriber fell too far behind and was disconnected. */
+  sseDropped(): void {
+    this.#sseDropped.inc();
   }
 
   observeIntent(type: IntentType, outcome: IntentStatus, seconds: number): void {

@@ -3,8 +3,10 @@
  * reactor (src/worker/reactor.ts), driving the built-in simulator or the user's provider module.
  */
 import type { ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { ConfigError, HandlerLoadError } from '../../shared/errors.ts';
 import type { ReactorTask } from '../../shared/intents.ts';
 import type { ReactorData, SessionLimits } from '../../shared/provider.ts';
 import { JetStreamMode, defaultInstanceId } from '../jetstream/mode.ts';
@@ -12,10 +14,12 @@ import { LanePool } from '../pool.ts';
 import { requireToken } from './auth.ts';
 import type { ServiceConfig } from './config.ts';
 import { Dispatcher } from './dispatcher.ts';
-import { handleError, sendError } from './http-errors.ts';
+import { allowedHostValues, checkHost } from './host-check.ts';
+import { handleError, handleFrameworkError, sendError } from './http-errors.ts';
 import { ServiceMetrics } from './metrics.ts';
 import { IntentRecords } from './records.ts';
 import type { RouteContext, ServiceState } from './route-context.ts';
+import { RouteMethods } from './route-methods.ts';
 import { intentRoutes } from './routes/intents.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { threadRoutes } from './routes/threads.ts';
@@ -43,6 +47,23 @@ export function sessionLimits(config: ServiceConfig): SessionLimits {
   return { maxPerWorker: config.maxSessionsPerWorker, idleMs: config.sessionIdleMs, maxResumeCursors: config.maxResumeCursorsPerWorker };
 }
 
+/** listen() errors that mean the --host value names no address of this machine. */
+const BAD_HOST_CODES = new Set(['EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EINVAL']);
+
+/**
+ * The provider module is loaded by the reactor's `init`, so the pool's HandlerLoadError names
+ * reactor.ts; the user needs to hear about their own module, as a bad --handler value.
+ */
+function providerLoadError(handler: string, error: HandlerLoadError): ConfigError {
+  const reason = error.detail.replace(/^init failed: /, '');
+  return new ConfigError({ detail: `invalid --handler (LANEPOOL_HANDLER): ${reason.includes(handler) ? reason : `cannot load ${handler}: ${reason}`}` });
+}
+
+function checkingInterval(config: ServiceConfig): number {
+  const shortest = config.requestTimeoutMs > 0 ? Math.min(config.requestTimeoutMs, config.headersTimeoutMs) : config.headersTimeoutMs;
+  return Math.max(10, Math.min(1000, Math.floor(shortest / 10)));
+}
+
 export async function startService(config: ServiceConfig): Promise<Service> {
   const handlerData: ReactorData = {
     ...(config.handler ? { provider: pathToFileURL(config.handler).href } : {}),
@@ -68,7 +89,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     await pool.ready();
   } catch (error) {
     await pool.close({ force: true });
-    throw error;
+    throw config.handler && error instanceof HandlerLoadError ? providerLoadError(config.handler, error) : error;
   }
 
   let state: ServiceState = 'starting';
@@ -96,11 +117,36 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     routerOptions: { maxParamLength: 1024 },
     // Strict bodies: no type coercion and no silently dropped fields; unknown fields are a 400.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    frameworkErrors: handleFrameworkError,
+    // Node's request timeout covers receiving the request (headers and body), not the response, so
+    // ?wait=true and the SSE stream are not cut by it. No socket idle timeout (Fastify's
+    // connectionTimeout) for the same reason: a ?wait=true request is silent until its intent settles.
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      // Node checks those two timeouts on this interval (30 s by default), so a 30 s timeout could
+      // take a minute to fire; a tenth of the shorter one keeps the overshoot small.
+      connectionsCheckingInterval: checkingInterval(config),
+    },
   });
   // JSON only: without this Fastify would parse text/plain and answer a schema error, not a content-type one.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler(handleError);
-  app.setNotFoundHandler((request, reply) => sendError(reply, 'ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`));
+  const methods = new RouteMethods(app);
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = methods.allowed(path);
+    if (allowed.length === 0) return sendError(reply, 'ERR_NOT_FOUND', `no route ${request.method} ${path}`);
+    reply.header('Allow', allowed.join(', '));
+    return sendError(reply, 'ERR_METHOD_NOT_ALLOWED', `${path} answers ${allowed.join(', ')}, not ${request.method}`);
+  });
+  // Computed at the first request: the port (0 in config) is known only once the server listens.
+  let hostValues: ReadonlySet<string> | undefined;
+  if (!config.allowedHosts?.includes('*')) {
+    checkHost(app, () => (hostValues ??= allowedHostValues(config.allowedHosts, config.host, (app.server.address() as AddressInfo).port)));
+  }
   if (config.token) requireToken(app, config.token);
   app.addHook('preClose', async () => {
     for (const stream of streams) stream.end();
@@ -137,6 +183,10 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   } catch (error) {
     await jetstream?.stop(0);
     await pool.close({ force: true });
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && BAD_HOST_CODES.has(code)) {
+      throw new ConfigError({ detail: `invalid --host (LANEPOOL_HOST): cannot listen on ${JSON.stringify(config.host)}: ${(error as Error).message}` });
+    }
     throw error;
   }
   state = 'ready';

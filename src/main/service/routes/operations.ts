@@ -7,20 +7,31 @@ import type { RouteContext } from '../route-context.ts';
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
 export function operationRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  app.post<{ Querystring: { timeoutMs?: string } }>(
-    '/v1/drain',
-    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { timeoutMs: { type: 'string', pattern: '^[0-9]{1,9}$' } } } } },
-    async (request, reply) => {
-      const timeoutMs = request.query.timeoutMs === undefined ? DEFAULT_DRAIN_TIMEOUT_MS : Number(request.query.timeoutMs);
-      try {
-        await ctx.pool.drain({ timeoutMs });
-        return { drained: true };
-      } catch (error) {
-        if (!(error instanceof DrainTimeoutError)) throw error;
-        return sendError(reply, 'ERR_DRAIN_TIMEOUT', error.message, { busyThreads: error.keys });
-      }
-    },
-  );
+  // Its own scope, for its own JSON parser: the route takes no body, and a client that sends
+  // `Content-Type: application/json` with an empty body (as many HTTP libraries do for a bodiless
+  // POST) must not get a 400 for it. A non-empty body is still parsed, strictly, and ignored.
+  app.register(async (scope) => {
+    const json = scope.getDefaultJsonParser('error', 'error');
+    scope.removeContentTypeParser('application/json');
+    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      if (body === '') return done(null, undefined);
+      return json(request, String(body), done);
+    });
+    scope.post<{ Querystring: { timeoutMs?: string } }>(
+      '/v1/drain',
+      { schema: { querystring: { type: 'object', additionalProperties: false, properties: { timeoutMs: { type: 'string', pattern: '^[0-9]{1,9}$' } } } } },
+      async (request, reply) => {
+        const timeoutMs = request.query.timeoutMs === undefined ? DEFAULT_DRAIN_TIMEOUT_MS : Number(request.query.timeoutMs);
+        try {
+          await ctx.pool.drain({ timeoutMs });
+          return { drained: true };
+        } catch (error) {
+          if (!(error instanceof DrainTimeoutError)) throw error;
+          return sendError(reply, 'ERR_DRAIN_TIMEOUT', error.message, { busyThreads: error.keys });
+        }
+      },
+    );
+  });
 
   app.get('/metrics', async (_request, reply) => {
     reply.type(ctx.metrics.registry.contentType);

@@ -1,6 +1,7 @@
 /** GET /v1/threads/:threadId (lane and session state) and GET /v1/threads/:threadId/events (SSE). */
 import type { FastifyInstance } from 'fastify';
 import { threadParams, type RouteContext } from '../route-context.ts';
+import { SseStream } from '../sse-stream.ts';
 
 const HEARTBEAT_MS = 15_000;
 
@@ -37,12 +38,16 @@ export function threadRoutes(app: FastifyInstance, ctx: RouteContext): void {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    res.write(': subscribed\n\n');
+    const stream = new SseStream(res, ctx.config.sseMaxBufferBytes, () => {
+      ctx.metrics.sseDropped();
+      request.log.warn({ threadId, maxBufferBytes: ctx.config.sseMaxBufferBytes }, 'events subscriber fell too far behind: disconnected');
+    });
+    stream.write(': subscribed\n\n');
     let id = 0;
     const unsubscribe = ctx.events.subscribe(threadId, (record) => {
-      res.write(`id: ${++id}\nevent: intent\ndata: ${JSON.stringify(record)}\n\n`);
+      stream.write(`id: ${++id}\nevent: intent\ndata: ${JSON.stringify(record)}\n\n`);
     });
-    const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
+    const heartbeat = setInterval(() => stream.write(': ping\n\n'), HEARTBEAT_MS);
     heartbeat.unref();
     ctx.streams.add(res);
     res.on('close', () => {
