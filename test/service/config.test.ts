@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/main/index.ts';
 import { configFromArgs, SETTINGS, usage } from '../../src/main/service/config.ts';
@@ -31,11 +30,6 @@ describe('service config', () => {
     ['a missing handler file', ['--handler', '/nope/provider.mjs'], {}, /invalid --handler .*no file at/],
     ['an unknown flag', ['--prot', '1'], {}, /Unknown option '--prot'/],
   ];
-  it('lists every flag in the README\'s Flags table', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const table = readme.split('### Flags')[1]?.split('\n### ')[0] ?? '';
-    for (const { flag } of Object.values(SETTINGS)) expect(table, flag).toContain(`\`--${flag}\``);
-  });
 
   for (const [what, argv, env, message] of refused) {
     it(`refuses ${what}, naming the flag`, () => {
