@@ -10,7 +10,7 @@
  *   while it was recovering (held in `#held`), so per-key order survives a restart.
  */
 import {
-  DataCloneError, LaneCancelledError, ShardRestartedError, fromWire, type RestartReason,
+  DataCloneError, LaneCancelledError, ShardRestartedError, fromWire, messageOf, type RestartReason,
 } from '../shared/errors.ts';
 import type { FromWorker, RunMessage, ToWorker, WorkerLaneStats } from '../shared/protocol.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -241,8 +241,8 @@ export class Shard {
     if (message.t !== 'run') return;
     const task = this.#tasks.get(message.id);
     if (task === undefined) return;
-    const detail = error instanceof Error ? error.message : String(error);
-    this.#settle(task, 'failed', new DataCloneError({ key: task.key, what: 'payload', detail }));
+    // The refusal may be the payload's own thrown value (a getter runs during the clone): read it safely.
+    this.#settle(task, 'failed', new DataCloneError({ key: task.key, what: 'payload', detail: messageOf(error) }));
   }
 
   /** The worker is going: hold new messages until we know what it had started. */
@@ -304,6 +304,6 @@ function notifyStart(onStart: () => void): void {
   try {
     onStart();
   } catch (error) {
-    process.emitWarning(`lanepool: an onStart callback threw: ${error instanceof Error ? error.message : String(error)}`);
+    process.emitWarning(`lanepool: an onStart callback threw: ${messageOf(error)}`);
   }
 }

@@ -5,10 +5,11 @@
  * worker as idle.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { DataCloneError, LaneTimeoutError, toWire } from '../shared/errors.ts';
+import { LaneTimeoutError, messageOf, toWire } from '../shared/errors.ts';
 import { Outbox } from '../shared/outbox.ts';
 import type { AttachRequest, AttachResult, FromWorker, ToWorker } from '../shared/protocol.ts';
 import { ShardMemory } from '../shared/shard-memory.ts';
+import { degrade } from './degrade.ts';
 import { Lanes, type LaneTask, type Outcome } from './lanes.ts';
 import { loadHandler } from './load-handler.ts';
 
@@ -16,13 +17,15 @@ export async function attach(request: AttachRequest): Promise<AttachResult> {
   const { shard, port, handler: handlerUrl, handlerData, heartbeatMs } = request;
   const memory = new ShardMemory(request.memory);
   const started = new StartedTable(memory);
-  const outbox: Outbox<FromWorker> = new Outbox<FromWorker>(port, (message, error) => {
-    // Only a result can fail to clone: every other message is plain data built here. Report it as a
-    // typed error instead of losing the task; the main thread fills in the key.
-    if (message.t !== 'ok') return;
-    const detail = error instanceof Error ? error.message : String(error);
-    outbox.push({ t: 'err', id: message.id, error: toWire(new DataCloneError({ key: '', what: 'result', detail })) });
-    started.resent(message.id);
+  const outbox: Outbox<FromWorker> = new Outbox<FromWorker>(port, (message, refusal) => {
+    // Never drop a task's outcome: send a simpler message in its place (see degrade.ts).
+    const replacement = degrade(message, refusal);
+    if (replacement === undefined) {
+      process.emitWarning(`lanepool: shard ${shard} could not send a ${message.t} message: ${messageOf(refusal)}`);
+      return;
+    }
+    outbox.push(replacement);
+    started.resent(replacement.id);
   }, () => started.flushed());
 
   // Beat from the start, so a worker that freezes while loading the handler is caught too.
