@@ -12,7 +12,7 @@
 import { once } from 'node:events';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { HandlerLoadError, fromWire, type RestartReason } from '../shared/errors.ts';
+import { HandlerLoadError, fromWire, messageOf, type RestartReason } from '../shared/errors.ts';
 import { Outbox } from '../shared/outbox.ts';
 import type { AttachRequest, AttachResult, FromWorker, ToWorker } from '../shared/protocol.ts';
 import { ShardMemory } from '../shared/shard-memory.ts';
@@ -55,7 +55,8 @@ export class ShardWorker {
   #abort: AbortController | undefined;
   #attach: Promise<unknown> | undefined;
   #exited: Promise<unknown> = Promise.resolve();
-  #stalled = false;
+  /** Why the watchdog stopped the current worker; undefined if it did not. */
+  #stalled: string | undefined;
   #backoffTimer: NodeJS.Timeout | undefined;
   #readyAt = 0;
   #crashStreak = 0;
@@ -112,10 +113,15 @@ export class ShardWorker {
     return beat > 0 ? beat : undefined;
   }
 
+  /** True while the attached worker is inside a postMessage. */
+  posting(): boolean {
+    return (this.#state === 'ready' || this.#state === 'starting') && this.#memory.posting();
+  }
+
   /** The watchdog saw no heartbeat for too long: stop the worker; recovery follows. */
-  stall(): void {
+  stall(detail: string): void {
     if ((this.#state !== 'ready' && this.#state !== 'starting') || this.#abort === undefined) return;
-    this.#stalled = true;
+    this.#stalled = detail;
     this.#abort.abort(new Error('stalled: no heartbeat'));
   }
 
@@ -144,7 +150,7 @@ export class ShardWorker {
     const port = this.#pendingPort!;
     this.#pendingPort = undefined;
     this.#state = 'starting';
-    this.#stalled = false;
+    this.#stalled = undefined;
     this.#readyAt = 0;
     this.#memory = new ShardMemory();
     const abort = new AbortController();
@@ -174,9 +180,9 @@ export class ShardWorker {
   async #recover(cause: unknown): Promise<void> {
     this.#state = 'recovering';
     this.#abort = undefined;
-    const reason: RestartReason = this.#stalled ? 'stall'
+    const reason: RestartReason = this.#stalled !== undefined ? 'stall'
       : (cause as { code?: unknown })?.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'oom' : 'crash';
-    const detail = this.#stalled ? `no heartbeat for ${this.#options.stallTimeoutMs} ms` : cause instanceof Error ? cause.message : String(cause);
+    const detail = this.#stalled ?? messageOf(cause);
     this.restarts[reason]++;
     this.#events.down();
     this.#outbox.discard();

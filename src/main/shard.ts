@@ -135,9 +135,14 @@ export class Shard {
     return this.#worker.heartbeat();
   }
 
+  /** True while the worker is posting a batch (the watchdog excuses that, for a while). */
+  posting(): boolean {
+    return this.#worker.posting();
+  }
+
   /** Declares the worker stalled: it is stopped and replaced, and its tasks recovered. */
-  stall(): void {
-    this.#worker.stall();
+  stall(detail: string): void {
+    this.#worker.stall(detail);
   }
 
   /**

@@ -6,7 +6,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { LaneTimeoutError, messageOf, toWire } from '../shared/errors.ts';
-import { Outbox } from '../shared/outbox.ts';
+import { Outbox, type PostTarget } from '../shared/outbox.ts';
 import type { AttachRequest, AttachResult, FromWorker, ToWorker } from '../shared/protocol.ts';
 import { ShardMemory } from '../shared/shard-memory.ts';
 import { degrade } from './degrade.ts';
@@ -17,7 +17,7 @@ export async function attach(request: AttachRequest): Promise<AttachResult> {
   const { shard, port, handler: handlerUrl, handlerData, heartbeatMs } = request;
   const memory = new ShardMemory(request.memory);
   const started = new StartedTable(memory);
-  const outbox: Outbox<FromWorker> = new Outbox<FromWorker>(port, (message, refusal) => {
+  const outbox: Outbox<FromWorker> = new Outbox<FromWorker>(postingTo(port, memory), (message, refusal) => {
     // Never drop a task's outcome: send a simpler message in its place (see degrade.ts).
     const replacement = degrade(message, refusal);
     if (replacement === undefined) {
@@ -141,6 +141,24 @@ function serve(port: MessagePort, lanes: Lanes, outbox: Outbox<FromWorker>): Pro
     outbox.push({ t: 'ready' });
     outbox.flush();
   });
+}
+
+/**
+ * The port, with every post marked in shared memory: structured clone of a large result runs inside
+ * postMessage and blocks this thread, and the watchdog must not mistake that for a stall (see
+ * POSTING_SLOT in protocol.ts). The mark is cleared, and a beat given, the moment the post returns.
+ */
+function postingTo(port: MessagePort, memory: ShardMemory): PostTarget {
+  return {
+    postMessage(value: unknown): void {
+      memory.beginPost();
+      try {
+        port.postMessage(value);
+      } finally {
+        memory.endPost();
+      }
+    },
+  };
 }
 
 /** Cancelled tasks were already settled by the main thread, which cancelled them; nothing to send. */
