@@ -10,7 +10,7 @@
 export { LanePool, type PoolStats } from './pool.ts';
 export type { ShardStats, ShardState } from './shard.ts';
 export type { LanePoolOptions, RunOptions, DrainOptions, CloseOptions } from './options.ts';
-export { DEFAULTS, MAX_KEY_BYTES, MAX_TIMEOUT_MS } from './options.ts';
+export { DEFAULTS, MAX_KEY_BYTES, MAX_TIMEOUT_MS, MIN_STALL_TIMEOUT_MS } from './options.ts';
 export { shardFor, fnv1a32, jumpHash } from './routing.ts';
 export type { Handler, HandlerContext, HandlerInit } from '../shared/handler.ts';
 export {

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
+import { messageOf } from '../shared/errors.ts';
 
 export interface LanePoolOptions {
   /**
@@ -40,11 +41,19 @@ export interface LanePoolOptions {
   /**
    * A worker whose event loop shows no heartbeat for this long is declared stalled: it is terminated
    * and replaced, its started tasks fail with `ShardRestartedError`, and its other tasks run on the
-   * replacement. 0 turns the watchdog off. A handler that legitimately blocks its worker longer than
-   * this (a long synchronous computation) needs a larger value.
+   * replacement. 0 turns the watchdog off; otherwise it must be at least `MIN_STALL_TIMEOUT_MS`
+   * (100), since a shorter silence is ordinary GC and scheduling jitter. A handler that legitimately
+   * blocks its worker longer than this (a long synchronous computation) needs a larger value.
    * @default 5000
    */
   stallTimeoutMs?: number;
+  /**
+   * How long each worker may take to load the handler: importing the module (its top-level await
+   * included) plus its `init()`, counted from the worker's start. Past it the shard fails with
+   * `HandlerLoadError`, so `ready()` and `run()` reject instead of waiting forever. 0 means no limit.
+   * @default 30000
+   */
+  loadTimeoutMs?: number;
   /**
    * Cloneable data for the handler module's optional `init(data, { shard })` export, which each worker
    * awaits before it runs a task. Use it for per-worker set-up (a client, a provider, settings).
@@ -99,6 +108,7 @@ export interface ResolvedOptions {
   resourceLimits: ResourceLimits | undefined;
   handlerData: unknown;
   stallTimeoutMs: number;
+  loadTimeoutMs: number;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -106,7 +116,15 @@ export const DEFAULTS = Object.freeze({
   maxQueuedPerKey: 1000,
   maxQueued: 100_000,
   stallTimeoutMs: 5_000,
+  loadTimeoutMs: 30_000,
 });
+
+/**
+ * The shortest watchdog window, other than 0 (off). The worker beats every `stallTimeoutMs / 5` ms
+ * (10 at least) and the watchdog looks every `stallTimeoutMs / 4`; below about 100 ms a GC pause or
+ * a busy core reads as a stall, and every worker would be killed over and over.
+ */
+export const MIN_STALL_TIMEOUT_MS = 100;
 
 /** setTimeout's ceiling; a longer deadline would fire at once. */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -114,7 +132,7 @@ export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 export const MAX_KEY_BYTES = 1024;
 const MAX_SHARDS = 1024;
 const HANDLER_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
-const POOL_OPTIONS = new Set(['handler', 'shards', 'taskTimeoutMs', 'maxQueuedPerKey', 'maxQueued', 'resourceLimits', 'handlerData', 'stallTimeoutMs']);
+const POOL_OPTIONS = new Set(['handler', 'shards', 'taskTimeoutMs', 'maxQueuedPerKey', 'maxQueued', 'resourceLimits', 'handlerData', 'stallTimeoutMs', 'loadTimeoutMs']);
 const RUN_OPTIONS = new Set(['timeoutMs', 'signal', 'priority', 'onStart', 'retry', 'attempt']);
 const MAX_ATTEMPT = 1_000_000;
 
@@ -131,8 +149,17 @@ export function resolvePoolOptions(options: LanePoolOptions): ResolvedOptions {
     maxQueued: integer('options.maxQueued', options.maxQueued ?? DEFAULTS.maxQueued, 1, Number.MAX_SAFE_INTEGER),
     resourceLimits: resourceLimits(options.resourceLimits),
     handlerData: cloneable('options.handlerData', options.handlerData),
-    stallTimeoutMs: integer('options.stallTimeoutMs', options.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs, 0, MAX_TIMEOUT_MS),
+    stallTimeoutMs: stallTimeout(options.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs),
+    loadTimeoutMs: integer('options.loadTimeoutMs', options.loadTimeoutMs ?? DEFAULTS.loadTimeoutMs, 0, MAX_TIMEOUT_MS),
   };
+}
+
+function stallTimeout(value: unknown): number {
+  const ms = integer('options.stallTimeoutMs', value, 0, MAX_TIMEOUT_MS);
+  if (ms > 0 && ms < MIN_STALL_TIMEOUT_MS) {
+    throw new RangeError(`options.stallTimeoutMs must be 0 (off) or at least ${MIN_STALL_TIMEOUT_MS}, got ${ms}`);
+  }
+  return ms;
 }
 
 /** Validated run() options. */
@@ -237,7 +264,7 @@ function cloneable(name: string, value: unknown): unknown {
   try {
     return structuredClone(value);
   } catch (error) {
-    throw new TypeError(`${name} must be structured-cloneable: ${error instanceof Error ? error.message : String(error)}`);
+    throw new TypeError(`${name} must be structured-cloneable: ${messageOf(error)}`);
   }
 }
 

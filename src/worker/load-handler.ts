@@ -1,18 +1,18 @@
-import { HandlerLoadError } from '../shared/errors.ts';
+import { HandlerLoadError, messageOf } from '../shared/errors.ts';
 import type { Handler, HandlerInit } from '../shared/handler.ts';
 
 /**
  * Imports the user's handler module, awaits its optional `init(data, { shard })` export, and returns
  * its default export. A `.ts` module works because the worker entry registers tsx before anything
- * else runs. Every failure becomes a HandlerLoadError.
+ * else runs. Every failure becomes a HandlerLoadError. One that never finishes is the main thread's to
+ * catch (ShardWorker's `loadTimeoutMs`): a synchronous hang here would stop any timer of ours too.
  */
 export async function loadHandler(url: string, data: unknown, shard: number): Promise<Handler> {
   let mod: { default?: unknown; init?: unknown };
   try {
     mod = (await import(url)) as { default?: unknown; init?: unknown };
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    throw new HandlerLoadError({ handler: url, detail });
+    throw new HandlerLoadError({ handler: url, detail: messageOf(error) });
   }
   let fn = mod.default;
   // A CommonJS module compiled from `export default` nests the function one level deeper.
@@ -27,7 +27,7 @@ export async function loadHandler(url: string, data: unknown, shard: number): Pr
     try {
       await (mod.init as HandlerInit)(data, { shard });
     } catch (error) {
-      throw new HandlerLoadError({ handler: url, detail: `init failed: ${error instanceof Error ? error.message : String(error)}` });
+      throw new HandlerLoadError({ handler: url, detail: `init failed: ${messageOf(error)}` });
     }
   }
   return fn as Handler;
