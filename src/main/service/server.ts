@@ -51,6 +51,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     maxQueuedPerKey: config.nats ? jetStreamBacklog : config.maxQueuedPerThread,
     maxQueued: config.nats ? jetStreamBacklog : config.maxQueued,
     stallTimeoutMs: config.stallTimeoutMs,
+    loadTimeoutMs: config.handlerLoadTimeoutMs,
     handlerData,
   });
   try {
