@@ -13,6 +13,7 @@ import {
   DataCloneError, LaneCancelledError, ShardRestartedError, fromWire, messageOf, type RestartReason,
 } from '../shared/errors.ts';
 import type { FromWorker, RunMessage, ToWorker, WorkerLaneStats } from '../shared/protocol.ts';
+import { publishRestart } from './channels.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { PendingTask } from './pending-task.ts';
 import { ShardWorker, type WorkerState } from './shard-worker.ts';
@@ -50,6 +51,8 @@ type Kind = 'completed' | 'failed' | 'timedOut' | 'cancelled';
 
 export class Shard {
   readonly id: number;
+  /** The pool this shard belongs to, named in the events it publishes. */
+  readonly #pool: object;
   readonly #onSettled: () => void;
   readonly #worker: ShardWorker;
   readonly #tasks = new Map<number, PendingTask>();
@@ -65,8 +68,9 @@ export class Shard {
   #abandoned = 0;
   #replayed = 0;
 
-  constructor(id: number, options: ResolvedOptions, onSettled: () => void) {
+  constructor(id: number, options: ResolvedOptions, onSettled: () => void, pool: object) {
     this.id = id;
+    this.#pool = pool;
     this.#onSettled = onSettled;
     this.#worker = new ShardWorker(id, options, {
       message: (batch) => this.#receive(batch),
@@ -266,6 +270,7 @@ export class Shard {
     const held = this.#held ?? [];
     this.#held = undefined;
     const heldRuns = new Set(held.filter((m): m is RunMessage => m.t === 'run').map((m) => m.id));
+    let replayed = 0;
     for (const task of [...this.#tasks.values()]) {
       if (heldRuns.has(task.id)) continue;
       const hadStarted = task.started || started.has(task.id);
@@ -282,10 +287,12 @@ export class Shard {
         task.started = false;
         this.#running--;
       }
-      this.#replayed++;
+      replayed++;
       this.#worker.send(task.message);
     }
+    this.#replayed += replayed;
     for (const message of held) this.#worker.send(message);
+    publishRestart(() => ({ pool: this.#pool, shard: this.id, reason, detail, replayed }));
   }
 
   /** The shard can never run a task: fail everything now and later. */

@@ -2,11 +2,13 @@
  * The provider command reactor as an HTTP service: a LanePool keyed by threadId whose handler is the
  * reactor (src/worker/reactor.ts), driving the built-in simulator or the user's provider module.
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { ServerResponse } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { ReactorTask } from '../../shared/intents.ts';
 import type { ReactorData } from '../../shared/provider.ts';
+import { SHARD_RESTART_CHANNEL, type ShardRestartEvent } from '../channels.ts';
 import { JetStreamMode, defaultInstanceId } from '../jetstream/mode.ts';
 import { LanePool } from '../pool.ts';
 import { requireToken } from './auth.ts';
@@ -94,6 +96,13 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   app.addHook('preClose', async () => {
     for (const stream of streams) stream.end();
   });
+  // The channel is process-wide: log only this service's pool.
+  const onRestart = (message: unknown): void => {
+    const { pool: from, shard, reason, detail, replayed } = message as ShardRestartEvent;
+    if (from === pool) app.log.warn({ shard, reason, detail, replayed }, 'shard worker replaced');
+  };
+  subscribe(SHARD_RESTART_CHANNEL, onRestart);
+  const stopLogging = (): void => void unsubscribe(SHARD_RESTART_CHANNEL, onRestart);
 
   if (config.nats !== undefined) {
     try {
@@ -110,6 +119,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
         retentionMs: config.recordsMaxAgeMs,
       }, { dispatcher, shardOf: (threadId) => pool.shardOf(threadId), log: app.log });
     } catch (error) {
+      stopLogging();
       await pool.close({ force: true });
       throw error;
     }
@@ -124,6 +134,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   try {
     address = await app.listen({ port: config.port, host: config.host });
   } catch (error) {
+    stopLogging();
     await jetstream?.stop(0);
     await pool.close({ force: true });
     throw error;
@@ -149,6 +160,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       for (const threadId of busy) pool.cancel(threadId, 'service shutting down');
     }
     await pool.close({ force: true });
+    stopLogging();
     // Let ?wait=true requests whose intents just settled write their responses before closing.
     await new Promise((resolve) => setImmediate(resolve));
     await app.close();
