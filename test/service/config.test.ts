@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/main/index.ts';
 import { configFromArgs, SETTINGS, usage } from '../../src/main/service/config.ts';
@@ -16,6 +17,14 @@ describe('service config', () => {
     expect(configFromArgs([], { LANEPOOL_STALL_TIMEOUT_MS: '0', LANEPOOL_HANDLER_LOAD_TIMEOUT_MS: '500' })).toMatchObject({ stallTimeoutMs: 0, handlerLoadTimeoutMs: 500 });
     for (const setting of Object.values(SETTINGS)) expect(usage()).toContain(`--${setting.flag}`);
     for (const setting of Object.values(SETTINGS)) expect(usage()).toContain(setting.env);
+  });
+
+  it('are listed exactly in the README Flags table', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.split('### Flags')[1]?.split('\n### ')[0] ?? '';
+    const rows = section.split('\n').filter((line) => line.startsWith('| `--'));
+    const documented = rows.flatMap((row) => [...row.split(' | ')[0]!.matchAll(/`--([a-z-]+)`/g)].map((m) => m[1]));
+    expect([...documented].sort()).toEqual(Object.values(SETTINGS).map((s) => s.flag).sort());
   });
 
   const refused: [string, string[], Record<string, string>, RegExp][] = [
