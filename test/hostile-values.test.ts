@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataCloneError, LanePool } from '../src/main/index.ts';
 import { MAX_WIRE_TEXT, fromWire, toWire } from '../src/shared/errors.ts';
+import { degrade } from '../src/worker/degrade.ts';
 // @ts-expect-error: a plain .mjs fixture, without types
 import { RETURNED_KINDS, THROWN_KINDS, hostileThrown } from './fixtures/hostile.mjs';
 import { Gate, outcome, settlesWithin } from './helpers.ts';
@@ -32,6 +33,20 @@ describe('toWire', () => {
       expect(fromWire(structuredClone(wire))).toBeInstanceOf(Error);
     });
   }
+});
+
+describe('degrade, for a worker message that structured clone refused', () => {
+  it('steps down to ever simpler errors for the same task, then gives up', () => {
+    const refusal = new Error('could not be cloned');
+    const ok = degrade({ t: 'ok', id: 7, value: null }, refusal);
+    expect(ok).toMatchObject({ t: 'err', id: 7, error: { own: true, code: 'ERR_DATA_CLONE', data: { what: 'result', detail: 'could not be cloned' } } });
+    const plain = degrade(ok!, refusal);
+    expect(plain).toEqual({ t: 'err', id: 7, error: { name: 'DataCloneError', message: ok!.error.message } });
+    const generic = degrade(plain!, refusal);
+    expect(generic).toMatchObject({ t: 'err', id: 7, error: { name: 'Error', message: expect.stringContaining('could not be sent') } });
+    expect(degrade(generic!, refusal)).toBeUndefined();
+    expect(degrade({ t: 'started', id: 7 }, refusal)).toBeUndefined();
+  });
 });
 
 describe('a handler that throws or returns a hostile value', () => {
