@@ -17,3 +17,23 @@ describe('a handler that cannot be loaded', () => {
     });
   }
 });
+
+describe('a handler that never finishes loading', () => {
+  const cases = [
+    ['an init() that never settles', 'hangs-in-init.mjs'],
+    ['a top-level await that never settles', 'hangs-at-top-level.mjs'],
+    ['a top-level Atomics.wait that blocks the worker', 'blocks-at-top-level.mjs'],
+  ] as const;
+  for (const [what, name] of cases) {
+    it(`fails ready() and every run() with HandlerLoadError after loadTimeoutMs (${what})`, async () => {
+      // The watchdog is off, so the load deadline alone must catch even the blocked thread.
+      const pool = new LanePool({ handler: fixture(name), shards: 2, loadTimeoutMs: 300, stallTimeoutMs: 0 });
+      const early = pool.run('k', 1);
+      await expect(pool.ready()).rejects.toBeInstanceOf(HandlerLoadError);
+      await expect(early).rejects.toThrow(/did not load within 300 ms \(loadTimeoutMs\)/);
+      await expect(pool.run('k', 1)).rejects.toMatchObject({ code: 'ERR_HANDLER_LOAD' });
+      expect(pool.stats().shards.map((shard) => shard.state)).toEqual(['failed', 'failed']);
+      await pool.close();
+    });
+  }
+});

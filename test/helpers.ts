@@ -69,6 +69,19 @@ export async function until(predicate: () => boolean, timeoutMs = 20_000): Promi
   }
 }
 
+/** Resolves as `promise` does, or rejects if it has not settled within `timeoutMs`: a hang detector only. */
+export async function settlesWithin<T>(promise: Promise<T>, what: string, timeoutMs = 20_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Settles a promise into a plain record, so a test can assert on rejections without unhandled ones. */
 export function outcome<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: Error & { code?: string } }> {
   return promise.then(

@@ -14,6 +14,9 @@ describe('pool options', () => {
     ['a string maxQueuedPerKey', { maxQueuedPerKey: '10' as unknown as number }, /options\.maxQueuedPerKey must be an integer, got "10"/, TypeError],
     ['a zero maxQueued', { maxQueued: 0 }, /options\.maxQueued must be between 1/, RangeError],
     ['an unknown option', { taskTimeout: 5 }, /unknown field "taskTimeout"/, TypeError],
+    ['a stallTimeoutMs below the floor', { stallTimeoutMs: 5 }, /options\.stallTimeoutMs must be 0 \(off\) or at least 100, got 5/, RangeError],
+    ['a negative loadTimeoutMs', { loadTimeoutMs: -1 }, /options\.loadTimeoutMs must be between 0/, RangeError],
+    ['a fractional loadTimeoutMs', { loadTimeoutMs: 0.5 }, /options\.loadTimeoutMs must be an integer, got 0\.5/, TypeError],
     ['a bad resource limit', { resourceLimits: { maxOldGenerationSizeMb: -5 } }, /options\.resourceLimits\.maxOldGenerationSizeMb/, RangeError],
   ];
   for (const [what, patch, message, Class] of bad) {

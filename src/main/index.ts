@@ -10,9 +10,10 @@
 export { LanePool, type PoolStats } from './pool.ts';
 export type { ShardStats, ShardState } from './shard.ts';
 export type { LanePoolOptions, RunOptions, DrainOptions, CloseOptions, InspectOptions } from './options.ts';
-export { DEFAULTS, MAX_KEY_BYTES, MAX_TIMEOUT_MS } from './options.ts';
+export { DEFAULTS, MAX_KEY_BYTES, MAX_TIMEOUT_MS, MIN_STALL_TIMEOUT_MS } from './options.ts';
 export { estimateBytes } from './payload-size.ts';
 export { shardFor, fnv1a32, jumpHash } from './routing.ts';
+export { SHARD_RESTART_CHANNEL, type ShardRestartEvent } from './channels.ts';
 export type { Handler, HandlerContext, HandlerInit, HandlerStats } from '../shared/handler.ts';
 export {
   intentPublisher, type IntentMessage, type IntentPublisherOptions, type PublishIntent, type PublishResult,

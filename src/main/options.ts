@@ -8,6 +8,7 @@ import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import type { ResourceLimits } from 'node:worker_threads';
+import { messageOf } from '../shared/errors.ts';
 
 export interface LanePoolOptions {
   /**
@@ -64,11 +65,19 @@ export interface LanePoolOptions {
   /**
    * A worker whose event loop shows no heartbeat for this long is declared stalled: it is terminated
    * and replaced, its started tasks fail with `ShardRestartedError`, and its other tasks run on the
-   * replacement. 0 turns the watchdog off. A handler that legitimately blocks its worker longer than
-   * this (a long synchronous computation) needs a larger value.
+   * replacement. 0 turns the watchdog off; otherwise it must be at least `MIN_STALL_TIMEOUT_MS`
+   * (100), since a shorter silence is ordinary GC and scheduling jitter. A handler that legitimately
+   * blocks its worker longer than this (a long synchronous computation) needs a larger value.
    * @default 5000
    */
   stallTimeoutMs?: number;
+  /**
+   * How long each worker may take to load the handler: importing the module (its top-level await
+   * included) plus its `init()`, counted from the worker's start. Past it the shard fails with
+   * `HandlerLoadError`, so `ready()` and `run()` reject instead of waiting forever. 0 means no limit.
+   * @default 30000
+   */
+  loadTimeoutMs?: number;
   /**
    * Cloneable data for the handler module's optional `init(data, { shard })` export, which each worker
    * awaits before it runs a task. Use it for per-worker set-up (a client, a provider, settings).
@@ -136,6 +145,7 @@ export interface ResolvedOptions {
   resourceLimits: ResourceLimits | undefined;
   handlerData: unknown;
   stallTimeoutMs: number;
+  loadTimeoutMs: number;
 }
 
 /** This process's V8 heap limit (`--max-old-space-size` and the like), which the byte bounds derive from. */
@@ -151,7 +161,15 @@ export const DEFAULTS = Object.freeze({
   maxQueuedBytesPerKey: Math.floor(HEAP_LIMIT / 16),
   maxQueuedControl: 1000,
   stallTimeoutMs: 5_000,
+  loadTimeoutMs: 30_000,
 });
+
+/**
+ * The shortest watchdog window, other than 0 (off). The worker beats every `stallTimeoutMs / 5` ms
+ * (10 at least) and the watchdog looks every `stallTimeoutMs / 4`; below about 100 ms a GC pause or
+ * a busy core reads as a stall, and every worker would be killed over and over.
+ */
+export const MIN_STALL_TIMEOUT_MS = 100;
 
 /** setTimeout's ceiling; a longer deadline would fire at once. */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -161,7 +179,7 @@ const MAX_SHARDS = 1024;
 const HANDLER_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
 const POOL_OPTIONS = new Set([
   'handler', 'shards', 'taskTimeoutMs', 'maxQueuedPerKey', 'maxQueued', 'maxQueuedBytes', 'maxQueuedBytesPerKey', 'maxQueuedControl',
-  'resourceLimits', 'handlerData', 'stallTimeoutMs',
+  'resourceLimits', 'handlerData', 'stallTimeoutMs', 'loadTimeoutMs',
 ]);
 const RUN_OPTIONS = new Set(['timeoutMs', 'signal', 'priority', 'onStart', 'retry', 'attempt', 'bytes']);
 const MAX_ATTEMPT = 1_000_000;
@@ -182,8 +200,17 @@ export function resolvePoolOptions(options: LanePoolOptions): ResolvedOptions {
     maxQueuedControl: integer('options.maxQueuedControl', options.maxQueuedControl ?? DEFAULTS.maxQueuedControl, 1, Number.MAX_SAFE_INTEGER),
     resourceLimits: resourceLimits(options.resourceLimits),
     handlerData: cloneable('options.handlerData', options.handlerData),
-    stallTimeoutMs: integer('options.stallTimeoutMs', options.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs, 0, MAX_TIMEOUT_MS),
+    stallTimeoutMs: stallTimeout(options.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs),
+    loadTimeoutMs: integer('options.loadTimeoutMs', options.loadTimeoutMs ?? DEFAULTS.loadTimeoutMs, 0, MAX_TIMEOUT_MS),
   };
+}
+
+function stallTimeout(value: unknown): number {
+  const ms = integer('options.stallTimeoutMs', value, 0, MAX_TIMEOUT_MS);
+  if (ms > 0 && ms < MIN_STALL_TIMEOUT_MS) {
+    throw new RangeError(`options.stallTimeoutMs must be 0 (off) or at least ${MIN_STALL_TIMEOUT_MS}, got ${ms}`);
+  }
+  return ms;
 }
 
 /** Validated run() options. */
@@ -299,7 +326,7 @@ function cloneable(name: string, value: unknown): unknown {
   try {
     return structuredClone(value);
   } catch (error) {
-    throw new TypeError(`${name} must be structured-cloneable: ${error instanceof Error ? error.message : String(error)}`);
+    throw new TypeError(`${name} must be structured-cloneable: ${messageOf(error)}`);
   }
 }
 

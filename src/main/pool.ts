@@ -57,7 +57,7 @@ export class LanePool<P = unknown, R = unknown> {
   constructor(options: LanePoolOptions) {
     this.#options = resolvePoolOptions(options);
     const onSettled = (task: PendingTask): void => this.#onSettled(task);
-    this.#shards = Array.from({ length: this.#options.shards }, (_, id) => new Shard(id, this.#options, onSettled));
+    this.#shards = Array.from({ length: this.#options.shards }, (_, id) => new Shard(id, this.#options, onSettled, this));
     this.#watchdog = this.#options.stallTimeoutMs > 0 ? new Watchdog(this.#shards, this.#options.stallTimeoutMs) : undefined;
   }
 

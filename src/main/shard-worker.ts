@@ -12,7 +12,7 @@
 import { once } from 'node:events';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { HandlerLoadError, fromWire, type RestartReason } from '../shared/errors.ts';
+import { HandlerLoadError, fromWire, messageOf, type RestartReason } from '../shared/errors.ts';
 import { Outbox } from '../shared/outbox.ts';
 import type { AttachRequest, AttachResult, FromWorker, ToWorker } from '../shared/protocol.ts';
 import { ShardMemory } from '../shared/shard-memory.ts';
@@ -55,8 +55,11 @@ export class ShardWorker {
   #abort: AbortController | undefined;
   #attach: Promise<unknown> | undefined;
   #exited: Promise<unknown> = Promise.resolve();
-  #stalled = false;
+  /** Why the watchdog stopped the current worker; undefined if it did not. */
+  #stalled: string | undefined;
   #backoffTimer: NodeJS.Timeout | undefined;
+  /** The current worker's load deadline (`loadTimeoutMs`), until it reports ready. */
+  #loadTimer: NodeJS.Timeout | undefined;
   #readyAt = 0;
   #crashStreak = 0;
   #bootFailures = 0;
@@ -98,6 +101,7 @@ export class ShardWorker {
   /** Called by the shard when the worker says it has loaded the handler. */
   markReady(): void {
     if (this.#state !== 'starting') return;
+    clearTimeout(this.#loadTimer);
     this.#state = 'ready';
     this.#readyAt = Date.now();
   }
@@ -112,10 +116,15 @@ export class ShardWorker {
     return beat > 0 ? beat : undefined;
   }
 
+  /** True while the attached worker is inside a postMessage. */
+  posting(): boolean {
+    return (this.#state === 'ready' || this.#state === 'starting') && this.#memory.posting();
+  }
+
   /** The watchdog saw no heartbeat for too long: stop the worker; recovery follows. */
-  stall(): void {
+  stall(detail: string): void {
     if ((this.#state !== 'ready' && this.#state !== 'starting') || this.#abort === undefined) return;
-    this.#stalled = true;
+    this.#stalled = detail;
     this.#abort.abort(new Error('stalled: no heartbeat'));
   }
 
@@ -123,6 +132,7 @@ export class ShardWorker {
     const attached = this.#state === 'ready' || this.#state === 'starting';
     this.#state = 'closed';
     clearTimeout(this.#backoffTimer);
+    clearTimeout(this.#loadTimer);
     if (attached && this.#attach) {
       this.#outbox.push({ t: 'close' });
       this.#outbox.flush();
@@ -144,7 +154,7 @@ export class ShardWorker {
     const port = this.#pendingPort!;
     this.#pendingPort = undefined;
     this.#state = 'starting';
-    this.#stalled = false;
+    this.#stalled = undefined;
     this.#readyAt = 0;
     this.#memory = new ShardMemory();
     const abort = new AbortController();
@@ -154,6 +164,12 @@ export class ShardWorker {
       memory: this.#memory.buffer, heartbeatMs: this.#options.stallTimeoutMs > 0 ? Math.max(10, Math.floor(this.#options.stallTimeoutMs / 5)) : 0,
     };
     const attach = this.#piscina.run(request, { transferList: [port], signal: abort.signal });
+    // Kept on this side, not raced inside the worker: a top-level `while (true)` or Atomics.wait
+    // blocks the worker's own timers, and only the main thread can still see the deadline pass.
+    if (this.#options.loadTimeoutMs > 0) {
+      this.#loadTimer = setTimeout(() => this.#loadExpired(abort), this.#options.loadTimeoutMs);
+      this.#loadTimer.unref();
+    }
     this.#attach = attach;
     // min = max = 1 thread: the pool's only thread is the one running this attach task.
     const worker: Worker | undefined = this.#piscina.threads[0];
@@ -171,12 +187,24 @@ export class ShardWorker {
     );
   }
 
+  /** The worker did not load the handler in time: fail the shard (a retry would hang the same way). */
+  #loadExpired(abort: AbortController): void {
+    // Loaded but its ready message still in flight: it made the deadline.
+    if (this.#abort !== abort || this.#state !== 'starting' || this.#memory.loaded()) return;
+    const { handlerUrl: handler, loadTimeoutMs } = this.#options;
+    this.#fail(new HandlerLoadError({
+      handler, detail: `it did not load within ${loadTimeoutMs} ms (loadTimeoutMs): its import, top-level await or init() never finished`,
+    }));
+    abort.abort(new Error('handler load timed out'));
+  }
+
   async #recover(cause: unknown): Promise<void> {
+    clearTimeout(this.#loadTimer);
     this.#state = 'recovering';
     this.#abort = undefined;
-    const reason: RestartReason = this.#stalled ? 'stall'
+    const reason: RestartReason = this.#stalled !== undefined ? 'stall'
       : (cause as { code?: unknown })?.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'oom' : 'crash';
-    const detail = this.#stalled ? `no heartbeat for ${this.#options.stallTimeoutMs} ms` : cause instanceof Error ? cause.message : String(cause);
+    const detail = this.#stalled ?? messageOf(cause);
     this.restarts[reason]++;
     this.#events.down();
     this.#outbox.discard();
@@ -201,6 +229,7 @@ export class ShardWorker {
   }
 
   #fail(error: Error): void {
+    clearTimeout(this.#loadTimer);
     this.#state = 'failed';
     this.#events.fatal(error);
   }

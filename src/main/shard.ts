@@ -13,9 +13,10 @@
  *   while it was recovering (held in `#held`), so per-key order survives a restart.
  */
 import {
-  DataCloneError, LaneCancelledError, ShardRestartedError, fromWire, type RestartReason,
+  DataCloneError, LaneCancelledError, ShardRestartedError, fromWire, messageOf, type RestartReason,
 } from '../shared/errors.ts';
 import type { FromWorker, RunMessage, ToWorker, WorkerReport } from '../shared/protocol.ts';
+import { publishRestart } from './channels.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { PendingTask } from './pending-task.ts';
 import { ShardWorker, type WorkerState } from './shard-worker.ts';
@@ -64,6 +65,8 @@ interface KeyEntry {
 
 export class Shard {
   readonly id: number;
+  /** The pool this shard belongs to, named in the events it publishes. */
+  readonly #pool: object;
   readonly #onSettled: (task: PendingTask) => void;
   readonly #worker: ShardWorker;
   readonly #tasks = new Map<number, PendingTask>();
@@ -80,8 +83,9 @@ export class Shard {
   #abandoned = 0;
   #replayed = 0;
 
-  constructor(id: number, options: ResolvedOptions, onSettled: (task: PendingTask) => void) {
+  constructor(id: number, options: ResolvedOptions, onSettled: (task: PendingTask) => void, pool: object) {
     this.id = id;
+    this.#pool = pool;
     this.#onSettled = onSettled;
     this.#worker = new ShardWorker(id, options, {
       message: (batch) => this.#receive(batch),
@@ -158,9 +162,14 @@ export class Shard {
     return this.#worker.heartbeat();
   }
 
+  /** True while the worker is posting a batch (the watchdog excuses that, for a while). */
+  posting(): boolean {
+    return this.#worker.posting();
+  }
+
   /** Declares the worker stalled: it is stopped and replaced, and its tasks recovered. */
-  stall(): void {
-    this.#worker.stall();
+  stall(detail: string): void {
+    this.#worker.stall(detail);
   }
 
   /**
@@ -275,8 +284,8 @@ export class Shard {
     if (message.t !== 'run') return;
     const task = this.#tasks.get(message.id);
     if (task === undefined) return;
-    const detail = error instanceof Error ? error.message : String(error);
-    this.#settle(task, 'failed', new DataCloneError({ key: task.key, what: 'payload', detail }));
+    // The refusal may be the payload's own thrown value (a getter runs during the clone): read it safely.
+    this.#settle(task, 'failed', new DataCloneError({ key: task.key, what: 'payload', detail: messageOf(error) }));
   }
 
   /** The worker is going: hold new messages until we know what it had started. */
@@ -295,6 +304,7 @@ export class Shard {
     const held = this.#held ?? [];
     this.#held = undefined;
     const heldRuns = new Set(held.filter((m): m is RunMessage => m.t === 'run').map((m) => m.id));
+    let replayed = 0;
     for (const task of [...this.#tasks.values()]) {
       if (heldRuns.has(task.id)) continue;
       const hadStarted = task.started || started.has(task.id);
@@ -311,10 +321,12 @@ export class Shard {
         task.started = false;
         this.#running--;
       }
-      this.#replayed++;
+      replayed++;
       this.#worker.send(task.message);
     }
+    this.#replayed += replayed;
     for (const message of held) this.#worker.send(message);
+    publishRestart(() => ({ pool: this.#pool, shard: this.id, reason, detail, replayed }));
   }
 
   /** The shard can never run a task: fail everything now and later. */
@@ -338,6 +350,6 @@ function notifyStart(onStart: () => void): void {
   try {
     onStart();
   } catch (error) {
-    process.emitWarning(`lanepool: an onStart callback threw: ${error instanceof Error ? error.message : String(error)}`);
+    process.emitWarning(`lanepool: an onStart callback threw: ${messageOf(error)}`);
   }
 }

@@ -236,22 +236,50 @@ const STANDARD: Record<string, new (message: string) => Error> = {
   Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
 };
 
-/** Turns anything thrown into cloneable data, keeping name, message, stack, code and extra fields. */
+/** Longest string a WireError carries; past it a string is cut, so one huge thrown value cannot swamp the channel. */
+export const MAX_WIRE_TEXT = 64 * 1024;
+/** Fields of an Error that WireError carries itself, and `__proto__`, which would reshape the copy. */
+const SKIPPED_FIELDS = new Set(['code', 'name', 'message', 'stack', '__proto__']);
+
+/**
+ * Turns anything thrown into cloneable data, keeping name, message, stack, code and extra fields.
+ *
+ * Total: it never throws and always returns plain strings, numbers and structured-clone copies, whatever
+ * was thrown. A thrown value is user code (a getter, a Proxy trap, a `toString`), so every read is
+ * guarded: a Symbol `name`, a throwing getter or a revoked Proxy degrade to a description, never to an
+ * exception in the worker (which would kill the shard) or an unsendable message (which would lose the task).
+ */
 export function toWire(thrown: unknown): WireError {
-  if (!(thrown instanceof Error)) {
-    return { name: 'Error', message: `non-error value thrown: ${describe(thrown)}` };
+  try {
+    if (!isError(thrown)) return { name: 'Error', message: `non-error value thrown: ${describe(thrown)}` };
+    return errorToWire(thrown);
+  } catch {
+    // Every read below is guarded already; this is the last line, for a trap we did not foresee.
+    return { name: 'Error', message: `an unreadable ${typeof thrown} was thrown` };
   }
-  const wire: WireError = { name: thrown.name, message: thrown.message };
-  if (thrown.stack !== undefined) wire.stack = thrown.stack;
-  const code = (thrown as { code?: unknown }).code;
-  if (typeof code === 'string' || typeof code === 'number') wire.code = code;
-  if (thrown instanceof LanePoolError) wire.own = true;
+}
+
+/** The message of anything thrown, as a string; never throws. For log lines and `detail` fields. */
+export function messageOf(thrown: unknown): string {
+  return toWire(thrown).message;
+}
+
+function errorToWire(thrown: Error): WireError {
+  const wire: WireError = { name: text(read(thrown, 'name'), 'Error'), message: text(read(thrown, 'message'), '') };
+  // V8 formats `stack` lazily from `name`: with a Symbol name, reading it throws.
+  const stack = read(thrown, 'stack');
+  if (typeof stack === 'string') wire.stack = cut(stack);
+  const code = read(thrown, 'code');
+  if (typeof code === 'string') wire.code = cut(code);
+  else if (typeof code === 'number') wire.code = code;
+  if (guard(() => thrown instanceof LanePoolError, false)) wire.own = true;
   const data: Record<string, unknown> = {};
   let any = false;
-  for (const [field, value] of Object.entries(thrown)) {
-    if (field === 'code' || field === 'name' || field === 'message' || field === 'stack') continue;
-    if (!isCloneable(value)) continue;
-    data[field] = value;
+  for (const field of guard(() => Object.keys(thrown), [])) {
+    if (SKIPPED_FIELDS.has(field)) continue;
+    const copy = cloneOf(read(thrown, field));
+    if (copy === UNCLONEABLE) continue;
+    data[field] = copy;
     any = true;
   }
   if (any) wire.data = data;
@@ -261,13 +289,16 @@ export function toWire(thrown: unknown): WireError {
 /**
  * Rebuilds an error from `toWire` output: lanepool's own errors as their class, others as the nearest
  * standard class. `fields` override the own error's data (the receiver knows the task's key best).
+ * Never throws: own-error data that its class refuses falls back to a plain Error with the same code.
  */
 export function fromWire(wire: WireError, fields?: Record<string, unknown>): Error {
   if (wire.own && typeof wire.code === 'string' && wire.code in CLASSES) {
     const Class = CLASSES[wire.code as ErrorCode] as unknown as new (data: unknown) => LanePoolError;
-    const error = new Class({ ...wire.data, ...fields });
-    if (wire.stack !== undefined) error.stack = wire.stack;
-    return error;
+    const error = guard(() => new Class({ ...wire.data, ...fields }), undefined);
+    if (error !== undefined) {
+      if (wire.stack !== undefined) error.stack = wire.stack;
+      return error;
+    }
   }
   const Class = STANDARD[wire.name] ?? Error;
   const error = new Class(wire.message);
@@ -280,20 +311,51 @@ export function fromWire(wire: WireError, fields?: Record<string, unknown>): Err
   return error;
 }
 
-function isCloneable(value: unknown): boolean {
-  if (value === null || typeof value !== 'object') return typeof value !== 'function' && typeof value !== 'symbol';
-  try {
-    structuredClone(value);
-    return true;
-  } catch {
-    return false;
-  }
+const UNCLONEABLE = Symbol('uncloneable');
+
+/** A structured-clone copy (plain data: no getters left to run later), or UNCLONEABLE. */
+function cloneOf(value: unknown): unknown {
+  if (typeof value === 'string') return cut(value);
+  if (typeof value === 'function' || typeof value === 'symbol') return UNCLONEABLE;
+  if (value === null || typeof value !== 'object') return value;
+  return guard<unknown>(() => structuredClone(value), UNCLONEABLE);
+}
+
+function isError(value: unknown): value is Error {
+  // `instanceof` runs a Proxy's getPrototypeOf trap, which a revoked Proxy answers by throwing.
+  return guard(() => value instanceof Error, false);
+}
+
+const UNREADABLE = Symbol('unreadable');
+
+function read(object: object, field: string): unknown {
+  return guard(() => (object as Record<string, unknown>)[field], UNREADABLE);
+}
+
+/** A string field as it is; anything else described; a missing or unreadable one as `fallback`. */
+function text(value: unknown, fallback: string): string {
+  if (typeof value === 'string') return cut(value);
+  if (value === undefined || value === UNREADABLE) return fallback;
+  return describe(value);
 }
 
 function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(cut(value));
+  // String() (not a template literal) also prints a Symbol; it may still run a throwing toString.
+  return guard(() => {
+    const shown: unknown = String(value);
+    return typeof shown === 'string' ? cut(shown) : typeof value;
+  }, `an unprintable ${typeof value}`);
+}
+
+function cut(value: string): string {
+  return value.length <= MAX_WIRE_TEXT ? value : `${value.slice(0, MAX_WIRE_TEXT)}... (${value.length - MAX_WIRE_TEXT} more characters)`;
+}
+
+function guard<T>(read: () => T, fallback: T): T {
   try {
-    return typeof value === 'string' ? JSON.stringify(value) : String(value);
+    return read();
   } catch {
-    return typeof value;
+    return fallback;
   }
 }

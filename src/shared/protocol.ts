@@ -15,6 +15,10 @@
  *   - LOADED_SLOT (Int32 1): the worker sets it to 1 once the handler is loaded, before it runs any
  *     task. A worker that dies after that is a crash, not a boot failure, even if its `ready`
  *     message (another channel than piscina's exit report) has not arrived yet.
+ *   - POSTING_SLOT (Int32 2): the worker sets it to 1 just before each postMessage and back to 0
+ *     (with a beat) when it returns. Structured clone runs inside postMessage, synchronously, so a
+ *     large result blocks the heartbeat; the watchdog excuses a posting worker, for a bounded time,
+ *     because a getter in the result runs user code during the clone and may itself loop forever.
  *   - the started table (Float64 from byte STARTED_OFFSET, STARTED_CAPACITY entries): the worker
  *     writes a task's id into a free entry *before* calling its handler, and clears it only after the
  *     task's terminal message has been posted. So once the worker is dead, "started" is exactly: in
@@ -41,7 +45,9 @@ export interface AttachRequest {
 
 export const HEARTBEAT_SLOT = 0;
 export const LOADED_SLOT = 1;
-export const STARTED_OFFSET = 8;
+export const POSTING_SLOT = 2;
+/** After the Int32 slots, aligned for Float64. */
+export const STARTED_OFFSET = 16;
 /** Started-but-not-yet-reported tasks one worker can record; beyond it, `started` is flushed at once. */
 export const STARTED_CAPACITY = 65_536;
 export const MEMORY_BYTES = STARTED_OFFSET + 8 * STARTED_CAPACITY;

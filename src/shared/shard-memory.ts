@@ -1,9 +1,9 @@
 /**
  * Typed access to one worker life's SharedArrayBuffer (layout in protocol.ts). Two writers never
- * share a slot: the worker alone writes the heartbeat and the started table; the main thread only
- * reads them, and reads the started table only after the worker has exited.
+ * share a slot: the worker alone writes the heartbeat, the posting mark and the started table; the
+ * main thread only reads them, and reads the started table only after the worker has exited.
  */
-import { HEARTBEAT_SLOT, LOADED_SLOT, MEMORY_BYTES, STARTED_CAPACITY, STARTED_OFFSET } from './protocol.ts';
+import { HEARTBEAT_SLOT, LOADED_SLOT, MEMORY_BYTES, POSTING_SLOT, STARTED_CAPACITY, STARTED_OFFSET } from './protocol.ts';
 
 export class ShardMemory {
   readonly buffer: SharedArrayBuffer;
@@ -14,7 +14,7 @@ export class ShardMemory {
 
   constructor(buffer = new SharedArrayBuffer(MEMORY_BYTES)) {
     this.buffer = buffer;
-    this.#counters = new Int32Array(buffer, 0, 2);
+    this.#counters = new Int32Array(buffer, 0, 3);
     this.#started = new Float64Array(buffer, STARTED_OFFSET, STARTED_CAPACITY);
   }
 
@@ -24,6 +24,22 @@ export class ShardMemory {
 
   heartbeat(): number {
     return Atomics.load(this.#counters, HEARTBEAT_SLOT);
+  }
+
+  /** Worker: a postMessage (and its structured clone) begins. */
+  beginPost(): void {
+    Atomics.store(this.#counters, POSTING_SLOT, 1);
+  }
+
+  /** Worker: the post returned; beat too, so the watchdog sees progress at once. */
+  endPost(): void {
+    Atomics.store(this.#counters, POSTING_SLOT, 0);
+    Atomics.add(this.#counters, HEARTBEAT_SLOT, 1);
+  }
+
+  /** True while the worker is inside a postMessage. */
+  posting(): boolean {
+    return Atomics.load(this.#counters, POSTING_SLOT) === 1;
   }
 
   /** Worker: the handler is loaded; from here on a death is a crash, not a boot failure. */

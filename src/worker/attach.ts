@@ -6,11 +6,12 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
-import { DataCloneError, LaneTimeoutError, toWire } from '../shared/errors.ts';
-import { Outbox } from '../shared/outbox.ts';
+import { LaneTimeoutError, messageOf, toWire } from '../shared/errors.ts';
+import { Outbox, type PostTarget } from '../shared/outbox.ts';
 import type { HandlerStats } from '../shared/handler.ts';
 import type { AttachRequest, AttachResult, FromWorker, ToWorker, WorkerReport } from '../shared/protocol.ts';
 import { ShardMemory } from '../shared/shard-memory.ts';
+import { degrade } from './degrade.ts';
 import { Lanes, type LaneTask, type Outcome } from './lanes.ts';
 import { loadHandler } from './load-handler.ts';
 
@@ -18,13 +19,15 @@ export async function attach(request: AttachRequest): Promise<AttachResult> {
   const { shard, port, handler: handlerUrl, handlerData, heartbeatMs } = request;
   const memory = new ShardMemory(request.memory);
   const started = new StartedTable(memory);
-  const outbox: Outbox<FromWorker> = new Outbox<FromWorker>(port, (message, error) => {
-    // Only a result can fail to clone: every other message is plain data built here. Report it as a
-    // typed error instead of losing the task; the main thread fills in the key.
-    if (message.t !== 'ok') return;
-    const detail = error instanceof Error ? error.message : String(error);
-    outbox.push({ t: 'err', id: message.id, error: toWire(new DataCloneError({ key: '', what: 'result', detail })) });
-    started.resent(message.id);
+  const outbox: Outbox<FromWorker> = new Outbox<FromWorker>(postingTo(port, memory), (message, refusal) => {
+    // Never drop a task's outcome: send a simpler message in its place (see degrade.ts).
+    const replacement = degrade(message, refusal);
+    if (replacement === undefined) {
+      process.emitWarning(`lanepool: shard ${shard} could not send a ${message.t} message: ${messageOf(refusal)}`);
+      return;
+    }
+    outbox.push(replacement);
+    started.resent(replacement.id);
   }, () => started.flushed());
 
   // Beat from the start, so a worker that freezes while loading the handler is caught too.
@@ -155,6 +158,24 @@ function probeReport(lanes: Lanes, stats: HandlerStats | undefined): WorkerRepor
     ...lanes.stats(),
     heap: { usedBytes: heap.used_heap_size, totalBytes: heap.total_heap_size, limitBytes: heap.heap_size_limit },
     handler: gauges,
+  };
+}
+
+/**
+ * The port, with every post marked in shared memory: structured clone of a large result runs inside
+ * postMessage and blocks this thread, and the watchdog must not mistake that for a stall (see
+ * POSTING_SLOT in protocol.ts). The mark is cleared, and a beat given, the moment the post returns.
+ */
+function postingTo(port: MessagePort, memory: ShardMemory): PostTarget {
+  return {
+    postMessage(value: unknown): void {
+      memory.beginPost();
+      try {
+        port.postMessage(value);
+      } finally {
+        memory.endPost();
+      }
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-import { HandlerLoadError } from '../shared/errors.ts';
+import { HandlerLoadError, messageOf } from '../shared/errors.ts';
 import type { Handler, HandlerInit, HandlerStats } from '../shared/handler.ts';
 
 /** A loaded handler module: its default export, and its optional `stats` export. */
@@ -10,15 +10,16 @@ export interface LoadedHandler {
 /**
  * Imports the user's handler module, awaits its optional `init(data, { shard })` export, and returns
  * its default export and optional `stats` export. A `.ts` module works because the worker entry
- * registers tsx before anything else runs. Every failure becomes a HandlerLoadError.
+ * registers tsx before anything else runs. Every failure becomes a HandlerLoadError. One that never
+ * finishes is the main thread's to catch (ShardWorker's `loadTimeoutMs`): a synchronous hang here
+ * would stop any timer of ours too.
  */
 export async function loadHandler(url: string, data: unknown, shard: number): Promise<LoadedHandler> {
   let mod: { default?: unknown; init?: unknown; stats?: unknown };
   try {
     mod = (await import(url)) as { default?: unknown; init?: unknown; stats?: unknown };
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    throw new HandlerLoadError({ handler: url, detail });
+    throw new HandlerLoadError({ handler: url, detail: messageOf(error) });
   }
   let fn = mod.default;
   // A CommonJS module compiled from `export default` nests the function one level deeper.
@@ -36,7 +37,7 @@ export async function loadHandler(url: string, data: unknown, shard: number): Pr
     try {
       await (mod.init as HandlerInit)(data, { shard });
     } catch (error) {
-      throw new HandlerLoadError({ handler: url, detail: `init failed: ${error instanceof Error ? error.message : String(error)}` });
+      throw new HandlerLoadError({ handler: url, detail: `init failed: ${messageOf(error)}` });
     }
   }
   return { handler: fn as Handler, stats: mod.stats as HandlerStats | undefined };

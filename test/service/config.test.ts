@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/main/index.ts';
 import { configFromArgs, SETTINGS, usage } from '../../src/main/service/config.ts';
@@ -13,8 +14,17 @@ describe('service config', () => {
   it('reads every flag from its environment variable, and a flag wins over the variable', () => {
     expect(configFromArgs([], { LANEPOOL_SHARDS: '3', LANEPOOL_SIM_START_MS: '7' })).toMatchObject({ shards: 3, simStartMs: 7 });
     expect(configFromArgs(['--shards', '4'], { LANEPOOL_SHARDS: '3' }).shards).toBe(4);
+    expect(configFromArgs([], { LANEPOOL_STALL_TIMEOUT_MS: '0', LANEPOOL_HANDLER_LOAD_TIMEOUT_MS: '500' })).toMatchObject({ stallTimeoutMs: 0, handlerLoadTimeoutMs: 500 });
     for (const setting of Object.values(SETTINGS)) expect(usage()).toContain(`--${setting.flag}`);
     for (const setting of Object.values(SETTINGS)) expect(usage()).toContain(setting.env);
+  });
+
+  it('are listed exactly in the README Flags table', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.split('### Flags')[1]?.split('\n### ')[0] ?? '';
+    const rows = section.split('\n').filter((line) => line.startsWith('| `--'));
+    const documented = rows.flatMap((row) => [...row.split(' | ')[0]!.matchAll(/`--([a-z-]+)`/g)].map((m) => m[1]));
+    expect([...documented].sort()).toEqual(Object.values(SETTINGS).map((s) => s.flag).sort());
   });
 
   const refused: [string, string[], Record<string, string>, RegExp][] = [
@@ -29,6 +39,8 @@ describe('service config', () => {
     ['a short token', ['--token', 'abc'], {}, /invalid --token .*must NOT have fewer than 8 characters/],
     ['a missing handler file', ['--handler', '/nope/provider.mjs'], {}, /invalid --handler .*no file at/],
     ['an unknown flag', ['--prot', '1'], {}, /Unknown option '--prot'/],
+    ['a stall timeout below the floor', [], { LANEPOOL_STALL_TIMEOUT_MS: '99' }, /invalid --stall-timeout-ms \(LANEPOOL_STALL_TIMEOUT_MS\): must be 0 \(off\) or at least 100, got 99/],
+    ['a negative handler load timeout', ['--handler-load-timeout-ms=-1'], {}, /invalid --handler-load-timeout-ms \(LANEPOOL_HANDLER_LOAD_TIMEOUT_MS\)/],
   ];
 
   for (const [what, argv, env, message] of refused) {

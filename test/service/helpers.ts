@@ -1,4 +1,6 @@
 /** Starts the real service on an ephemeral loopback port and talks real HTTP to it. */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { resolveConfig, type ServiceConfig } from '../../src/main/service/config.ts';
 import { startService, type Service } from '../../src/main/service/server.ts';
@@ -41,4 +43,23 @@ export function threadsOnSameShard(count: number, shards: number, prefix = 'thre
   const found: string[] = [];
   for (let i = 0; found.length < count; i++) if (shardFor(`${prefix}-${i}`, shards) === wanted) found.push(`${prefix}-${i}`);
   return found;
+}
+
+const BIN = fileURLToPath(new URL('../../src/main/bin.mjs', import.meta.url));
+
+/**
+ * Runs `lanepool serve ...args` as a real child process until it exits by itself. One still running
+ * after `timeoutMs` (a hang detector only) is killed and reported with code null.
+ */
+export function runServe(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
 }

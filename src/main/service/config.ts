@@ -11,6 +11,7 @@ import { Ajv } from 'ajv';
 import { ConfigError } from '../../shared/errors.ts';
 import { DEFAULTS } from '../options.ts';
 import { parsePartitionList } from '../jetstream/assignment.ts';
+import { MIN_STALL_TIMEOUT_MS } from '../options.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const MAX_INT32 = 2 ** 31 - 1;
@@ -36,7 +37,8 @@ export const SETTINGS = {
   shards: { flag: 'shards', env: 'LANEPOOL_SHARDS', schema: int(1, 1024), default: () => availableParallelism(), help: 'worker threads (default: the number of cores)' },
   taskTimeoutMs: { flag: 'task-timeout-ms', env: 'LANEPOOL_TASK_TIMEOUT_MS', schema: int(0), default: () => 120_000, help: 'deadline per intent from its start; 0 means none' },
   maxQueuedPerThread: { flag: 'max-queued-per-thread', env: 'LANEPOOL_MAX_QUEUED_PER_THREAD', schema: int(1), default: () => 1000, help: 'unsettled intents one thread may hold before 429' },
-  stallTimeoutMs: { flag: 'stall-timeout-ms', env: 'LANEPOOL_STALL_TIMEOUT_MS', schema: int(0), default: () => 5000, help: 'a worker whose event loop is silent this long is replaced; 0 turns the watchdog off' },
+  stallTimeoutMs: { flag: 'stall-timeout-ms', env: 'LANEPOOL_STALL_TIMEOUT_MS', schema: int(0), default: () => 5000, help: `a worker whose event loop is silent this long is replaced; 0 turns the watchdog off, else at least ${MIN_STALL_TIMEOUT_MS}` },
+  handlerLoadTimeoutMs: { flag: 'handler-load-timeout-ms', env: 'LANEPOOL_HANDLER_LOAD_TIMEOUT_MS', schema: int(0), default: () => 30_000, help: 'each worker must load the provider (import and factory) within this, or its shard fails (and so does the start); 0 means no limit' },
   maxQueued: { flag: 'max-queued', env: 'LANEPOOL_MAX_QUEUED', schema: int(1), default: () => 100_000, help: 'unsettled intents the service may hold before 429' },
   maxQueuedBytes: { flag: 'max-queued-bytes', env: 'LANEPOOL_MAX_QUEUED_BYTES', schema: int(1, Number.MAX_SAFE_INTEGER), default: () => DEFAULTS.maxQueuedBytes, help: 'bytes of unsettled intents the service may hold before 429, each counted as twice its body (default: a quarter of the heap limit)' },
   maxQueuedBytesPerThread: { flag: 'max-queued-bytes-per-thread', env: 'LANEPOOL_MAX_QUEUED_BYTES_PER_THREAD', schema: int(1, Number.MAX_SAFE_INTEGER), default: () => DEFAULTS.maxQueuedBytesPerKey, help: 'bytes of unsettled intents one thread may hold before 429, counted as for --max-queued-bytes (default: a sixteenth of the heap limit)' },
@@ -85,6 +87,7 @@ export interface ServiceConfig {
   maxQueuedBytesPerThread: number;
   maxQueuedControl: number;
   stallTimeoutMs: number;
+  handlerLoadTimeoutMs: number;
   /** Absolute path of the provider module, or undefined for the simulator. */
   handler: string | undefined;
   token: string | undefined;
@@ -182,6 +185,10 @@ export function resolveConfig(partial: Partial<Record<Name, unknown>>): ServiceC
     // Any name that resolves here reaches a wildcard bind, a DNS-rebinding page's included: the user
     // must say which names the clients use, or accept any with `*`.
     throw new ConfigError({ detail: `invalid --host (LANEPOOL_HOST): ${config.host} accepts connections for any name, so it needs --allowed-hosts (LANEPOOL_ALLOWED_HOSTS): the names clients use, or * to accept any` });
+  }
+  // Not in the schema: "0 or at least 100" would come out of Ajv as an anyOf message without the floor.
+  if ((config.stallTimeoutMs as number) > 0 && (config.stallTimeoutMs as number) < MIN_STALL_TIMEOUT_MS) {
+    throw new ConfigError({ detail: `invalid --stall-timeout-ms (LANEPOOL_STALL_TIMEOUT_MS): must be 0 (off) or at least ${MIN_STALL_TIMEOUT_MS}, got ${config.stallTimeoutMs}` });
   }
   if (typeof config.handler === 'string') {
     const path = resolvePath(config.handler);

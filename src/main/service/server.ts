@@ -2,6 +2,7 @@
  * The provider command reactor as an HTTP service: a LanePool keyed by threadId whose handler is the
  * reactor (src/worker/reactor.ts), driving the built-in simulator or the user's provider module.
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
@@ -9,6 +10,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { ConfigError, HandlerLoadError } from '../../shared/errors.ts';
 import type { ReactorTask } from '../../shared/intents.ts';
 import type { ReactorData, SessionLimits } from '../../shared/provider.ts';
+import { SHARD_RESTART_CHANNEL, type ShardRestartEvent } from '../channels.ts';
 import { JetStreamMode, defaultInstanceId } from '../jetstream/mode.ts';
 import { LanePool } from '../pool.ts';
 import { requireToken } from './auth.ts';
@@ -83,6 +85,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     maxQueuedBytesPerKey: config.nats ? Number.MAX_SAFE_INTEGER : config.maxQueuedBytesPerThread,
     maxQueuedControl: config.nats ? jetStreamBacklog : config.maxQueuedControl,
     stallTimeoutMs: config.stallTimeoutMs,
+    loadTimeoutMs: config.handlerLoadTimeoutMs,
     handlerData,
   });
   try {
@@ -151,6 +154,13 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   app.addHook('preClose', async () => {
     for (const stream of streams) stream.end();
   });
+  // The channel is process-wide: log only this service's pool.
+  const onRestart = (message: unknown): void => {
+    const { pool: from, shard, reason, detail, replayed } = message as ShardRestartEvent;
+    if (from === pool) app.log.warn({ shard, reason, detail, replayed }, 'shard worker replaced');
+  };
+  subscribe(SHARD_RESTART_CHANNEL, onRestart);
+  const stopLogging = (): void => void unsubscribe(SHARD_RESTART_CHANNEL, onRestart);
 
   if (config.nats !== undefined) {
     try {
@@ -167,6 +177,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
         retentionMs: config.recordsMaxAgeMs,
       }, { dispatcher, shardOf: (threadId) => pool.shardOf(threadId), log: app.log });
     } catch (error) {
+      stopLogging();
       await pool.close({ force: true });
       throw error;
     }
@@ -181,6 +192,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   try {
     address = await app.listen({ port: config.port, host: config.host });
   } catch (error) {
+    stopLogging();
     await jetstream?.stop(0);
     await pool.close({ force: true });
     const code = (error as { code?: unknown }).code;
@@ -212,6 +224,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       for (const threadId of busy) pool.cancel(threadId, 'service shutting down');
     }
     await pool.close({ force: true });
+    stopLogging();
     // Let ?wait=true requests whose intents just settled write their responses before closing.
     await new Promise((resolve) => setImmediate(resolve));
     await app.close();
