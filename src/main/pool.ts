@@ -2,7 +2,7 @@
  * LanePool: routes each task by key to a fixed shard (worker thread), where the key's lane runs its
  * tasks one at a time, in order, while other keys run concurrently.
  */
-import { DrainTimeoutError, LaneCancelledError, PoolClosedError, QueueFullError } from '../shared/errors.ts';
+import { DataCloneError, DrainTimeoutError, LaneCancelledError, PoolClosedError, QueueFullError, messageOf } from '../shared/errors.ts';
 import {
   checkCloseOptions, checkDrainOptions, checkInspectOptions, checkKey, resolvePoolOptions, resolveRunOptions,
   type CloseOptions, type DrainOptions, type InspectOptions, type LanePoolOptions, type ResolvedOptions, type RunOptions,
@@ -77,10 +77,15 @@ export class LanePool<P = unknown, R = unknown> {
     try {
       checkKey(key);
       run = resolveRunOptions(options, this.#options.taskTimeoutMs);
-      // Inside the try: the walk reads the payload, and a getter that throws must reject, not throw.
-      bytes = run.control ? 0 : run.bytes ?? estimateBytes(payload);
     } catch (error) {
       return Promise.reject(error);
+    }
+    try {
+      bytes = run.control ? 0 : run.bytes ?? estimateBytes(payload);
+    } catch (error) {
+      // The walk reads the payload as structured clone would: a getter that throws here would throw
+      // there too, so the payload cannot cross, and the caller hears it as such (never a throw).
+      return Promise.reject(new DataCloneError({ key, what: 'payload', detail: messageOf(error) }));
     }
     const { signal, control, timeoutMs, onStart, retry, attempt } = run;
     if (signal?.aborted) return Promise.reject(new LaneCancelledError({ key, reason: abortReason(signal) }));

@@ -11,9 +11,9 @@ describe('lanepool serve, refusing to start', () => {
     expect(stderr).toContain('invalid --stall-timeout-ms (LANEPOOL_STALL_TIMEOUT_MS): must be 0 (off) or at least 100, got 5');
   });
 
-  it('exits 1 with a clear message, instead of hanging, when the provider never finishes loading', async () => {
+  it('exits 2 with a message naming the provider and the flag, instead of hanging, when the provider never finishes loading', async () => {
     const { code, stderr } = await runServe(['--port', '0', '--shards', '1', '--handler', HANGS], { LANEPOOL_HANDLER_LOAD_TIMEOUT_MS: '500' });
-    expect(code).toBe(1);
-    expect(stderr).toMatch(/could not start: cannot load handler .*did not load within 500 ms/);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/invalid --handler \(LANEPOOL_HANDLER\): cannot load .*hangs-at-top-level\.mjs: it did not load within 500 ms \(--handler-load-timeout-ms\)/);
   });
 });

@@ -57,7 +57,8 @@ const BAD_HOST_CODES = new Set(['EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_
  * reactor.ts; the user needs to hear about their own module, as a bad --handler value.
  */
 function providerLoadError(handler: string, error: HandlerLoadError): ConfigError {
-  const reason = error.detail.replace(/^init failed: /, '');
+  // The pool names its own option; the user of the service knows it as a flag.
+  const reason = error.detail.replace(/^init failed: /, '').replace('(loadTimeoutMs)', '(--handler-load-timeout-ms)');
   return new ConfigError({ detail: `invalid --handler (LANEPOOL_HANDLER): ${reason.includes(handler) ? reason : `cannot load ${handler}: ${reason}`}` });
 }
 
