@@ -6,6 +6,7 @@ import type { ServerResponse } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { ReactorTask } from '../../shared/intents.ts';
+import { ownModule } from '../../shared/module-url.ts';
 import type { ReactorData } from '../../shared/provider.ts';
 import { JetStreamMode, defaultInstanceId } from '../jetstream/mode.ts';
 import { LanePool } from '../pool.ts';
@@ -21,7 +22,8 @@ import { operationRoutes } from './routes/operations.ts';
 import { threadRoutes } from './routes/threads.ts';
 import { ThreadEvents } from './thread-events.ts';
 
-const REACTOR = new URL('../../worker/reactor.ts', import.meta.url);
+/** reactor.js from dist/, so the service's workers need no TypeScript loader. */
+const REACTOR = ownModule('../../worker/reactor.ts', import.meta.url);
 
 export interface Service {
   /** e.g. http://127.0.0.1:8787 */
