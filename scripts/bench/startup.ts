@@ -2,7 +2,8 @@
  * The `startup` benchmark: what the compiled package (dist/, as `npm install lanepool` gets it) costs
  * to start, against plain piscina on the same handler file, in one run. Every sample is a fresh child
  * process, so module caches, JIT state and earlier workers never flatter a later sample; the two
- * designs alternate, so drift on a shared machine hits both alike. Reported as medians and ratios.
+ * designs alternate, so drift on a shared machine hits both alike. Reported as medians, and the
+ * median of the per-trial ratios.
  *
  *   ready      `new LanePool` (2 shards) until `ready()` resolves, against `new Piscina` (2 threads)
  *              until its first task resolves
@@ -15,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const DIST = new URL('../../dist/main/index.js', import.meta.url);
 const ADD = new URL('./add.mjs', import.meta.url).href;
-const TRIALS = 7;
+const TRIALS = 9;
 /** Lets every worker finish loading before RSS is read: piscina reports no per-worker readiness. */
 const SETTLE_MS = 500;
 
@@ -79,8 +80,18 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** Medians over TRIALS samples per design, the designs alternating sample by sample. */
-async function paired(measure: (design: Design) => Promise<number>): Promise<Record<Design, number>> {
+interface Paired {
+  lanepool: number;
+  piscina: number;
+  /**
+   * The median of the per-trial ratios. Each trial's two samples run back to back, so load that
+   * drifts over the run (other processes on a shared machine) cancels out of each ratio.
+   */
+  ratio: number;
+}
+
+/** Medians over TRIALS trials, each one sample per design, the order alternating trial by trial. */
+async function paired(measure: (design: Design) => Promise<number>): Promise<Paired> {
   const samples: Record<Design, number[]> = { lanepool: [], piscina: [] };
   for (let trial = 0; trial < TRIALS; trial++) {
     // Alternate which design goes first, so neither always meets a machine warmed by the other.
@@ -88,7 +99,8 @@ async function paired(measure: (design: Design) => Promise<number>): Promise<Rec
       samples[design].push(await measure(design));
     }
   }
-  return { lanepool: median(samples.lanepool), piscina: median(samples.piscina) };
+  const ratios = samples.lanepool.map((value, trial) => value / samples.piscina[trial]!);
+  return { lanepool: median(samples.lanepool), piscina: median(samples.piscina), ratio: median(ratios) };
 }
 
 export async function startup(): Promise<Record<string, string | number>[]> {
@@ -100,8 +112,8 @@ export async function startup(): Promise<Record<string, string | number>[]> {
     return (five - one) / 4 / MB;
   });
   const imported = await paired((design) => sample(SCRIPTS.import(design)));
-  const row = (figure: string, unit: string, values: Record<Design, number>): Record<string, string | number> => ({
-    bench: 'startup', figure, unit, lanepool: values.lanepool, piscina: values.piscina, ratio: values.lanepool / values.piscina,
+  const row = (figure: string, unit: string, values: Paired): Record<string, string | number> => ({
+    bench: 'startup', figure, unit, lanepool: values.lanepool, piscina: values.piscina, ratio: values.ratio,
   });
   return [
     row('new → ready(), 2 shards (piscina: first task)', 'ms', ready),
