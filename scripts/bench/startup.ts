@@ -6,7 +6,8 @@
  * median of the per-trial ratios.
  *
  *   ready      `new LanePool` (2 shards) until `ready()` resolves, against `new Piscina` (2 threads)
- *              until its first task resolves
+ *              until its first task resolves; and the same with 1 shard and 1 thread, where both wait
+ *              for exactly one worker (ready() waits for every worker, a first task for one)
  *   rss/shard  (RSS with 5 shards - RSS with 1 shard) / 4, each once every worker has loaded the handler
  *   import     main-thread `import('lanepool')` against `import('piscina')`
  */
@@ -33,16 +34,16 @@ const SCRIPTS = {
     const t0 = performance.now();
     await import(${JSON.stringify(moduleOf(design))});
     console.log(performance.now() - t0);`,
-  ready: (design: Design) => design === 'lanepool' ? `
+  ready: (design: Design, shards: number) => design === 'lanepool' ? `
     const { LanePool } = await import(${JSON.stringify(DIST.href)});
     const t0 = performance.now();
-    const pool = new LanePool({ handler: new URL(${JSON.stringify(ADD)}), shards: 2 });
+    const pool = new LanePool({ handler: new URL(${JSON.stringify(ADD)}), shards: ${shards} });
     await pool.ready();
     console.log(performance.now() - t0);
     await pool.close();` : `
     const { Piscina } = await import('piscina');
     const t0 = performance.now();
-    const pool = new Piscina({ filename: ${JSON.stringify(ADD)}, minThreads: 2, maxThreads: 2 });
+    const pool = new Piscina({ filename: ${JSON.stringify(ADD)}, minThreads: ${shards}, maxThreads: ${shards} });
     await pool.run({ n: 1 });
     console.log(performance.now() - t0);
     await pool.destroy();`,
@@ -105,7 +106,8 @@ async function paired(measure: (design: Design) => Promise<number>): Promise<Pai
 
 export async function startup(): Promise<Record<string, string | number>[]> {
   if (!existsSync(DIST)) throw new Error('startup measures the compiled package: run `npm run build` first (`npm run bench` does)');
-  const ready = await paired((design) => sample(SCRIPTS.ready(design)));
+  const ready = await paired((design) => sample(SCRIPTS.ready(design, 2)));
+  const readyOne = await paired((design) => sample(SCRIPTS.ready(design, 1)));
   const MB = 2 ** 20;
   const perShard = await paired(async (design) => {
     const [one, five] = [await sample(SCRIPTS.rss(design, 1)), await sample(SCRIPTS.rss(design, 5))];
@@ -117,6 +119,7 @@ export async function startup(): Promise<Record<string, string | number>[]> {
   });
   return [
     row('new → ready(), 2 shards (piscina: first task)', 'ms', ready),
+    row('new → ready(), 1 shard (piscina: first task)', 'ms', readyOne),
     row('RSS per extra shard', 'MB', perShard),
     row('main-thread import', 'ms', imported),
   ];
