@@ -1,6 +1,6 @@
 import { HandlerLoadError } from '../shared/errors.ts';
 import type { Handler, HandlerInit } from '../shared/handler.ts';
-import { INSTALL_TSX, isTypeScript, registerTypeScript } from './typescript.ts';
+import { importUserModule } from './typescript.ts';
 
 /**
  * Imports the user's handler module, awaits its optional `init(data, { shard })` export, and returns
@@ -8,17 +8,9 @@ import { INSTALL_TSX, isTypeScript, registerTypeScript } from './typescript.ts';
  * (see typescript.ts). Every failure becomes a HandlerLoadError.
  */
 export async function loadHandler(url: string, data: unknown, shard: number): Promise<Handler> {
-  if (isTypeScript(url)) {
-    try {
-      await registerTypeScript();
-    } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
-      throw new HandlerLoadError({ handler: url, detail: `it is TypeScript, which needs tsx, and tsx could not be loaded (${detail}): ${INSTALL_TSX}` });
-    }
-  }
   let mod: { default?: unknown; init?: unknown };
   try {
-    mod = (await import(url)) as { default?: unknown; init?: unknown };
+    mod = (await importUserModule(url)) as { default?: unknown; init?: unknown };
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     throw new HandlerLoadError({ handler: url, detail });

@@ -1,17 +1,11 @@
 import type { Provider, ProviderFactory } from '../shared/provider.ts';
-import { INSTALL_TSX, isTypeScript, registerTypeScript } from './typescript.ts';
+import { importUserModule } from './typescript.ts';
 
 const METHODS = ['startSession', 'sendTurn', 'interruptTurn', 'respondToApproval', 'respondToUserInput', 'stopSession'] as const;
 
 /** Imports a provider module and builds this worker's provider from its default export (a factory). */
 export async function loadProvider(url: string, shard: number): Promise<Provider> {
-  if (isTypeScript(url)) {
-    await registerTypeScript().catch((error: unknown) => {
-      const detail = error instanceof Error ? error.message : String(error);
-      throw new Error(`provider module ${url} is TypeScript, which needs tsx, and tsx could not be loaded (${detail}): ${INSTALL_TSX}`);
-    });
-  }
-  const mod = (await import(url)) as { default?: unknown };
+  const mod = (await importUserModule(url)) as { default?: unknown };
   const factory = mod.default;
   if (typeof factory !== 'function') {
     throw new TypeError(`provider module ${url} must default-export a factory function ({ shard }) => Provider`);
