@@ -7,6 +7,7 @@
  *   cpu         1 ms of CPU per task: LanePool (shards = cores) vs per-key queues on the main thread
  *   memory      1,000,000 distinct keys, one task each: heap and RSS before, at the peak, after drain + GC
  *   scaling     the cpu workload on 1, 2 and 4 shards
+ *   startup     the compiled package's start-up, RSS per shard and import time vs piscina (bench/startup.ts)
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -17,6 +18,7 @@ import { LanePool } from '../src/main/index.ts';
 import type { Handler } from '../src/shared/handler.ts';
 import { Lanes } from '../src/worker/lanes.ts';
 import { closedLoop, type LoopResult } from './bench/closed-loop.ts';
+import { startup } from './bench/startup.ts';
 
 const ADD = new URL('./bench/add.mjs', import.meta.url);
 const BURN = new URL('./bench/burn.mjs', import.meta.url);
@@ -162,7 +164,7 @@ async function memory(o: Options): Promise<Row[]> {
   }];
 }
 
-const BENCHES = { dispatch, 'in-process': inProcess, cpu, memory, scaling } as const;
+const BENCHES = { dispatch, 'in-process': inProcess, cpu, memory, scaling, startup } as const;
 
 function format(rows: Row[]): string {
   const lines: string[] = [];

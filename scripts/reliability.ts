@@ -7,13 +7,18 @@
  *      child with a `--memory-heap-mb` heap, in each shape of memory-bound.ts, with the byte bounds
  *      the service derives from its heap, and once more with them lifted for contrast;
  *   4. slow-body connections against the HTTP service: how many it closed, and after how long.
+ * The first two run the compiled pool from dist/ (`npm run reliability` builds it first), as users
+ * run it: a replacement worker boots plain JavaScript, with no TypeScript loader.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { LanePool } from '../src/main/index.ts';
 import { runChaos } from './reliability/chaos.ts';
 import { runMemoryBound, type MemoryBoundReport } from './reliability/memory-bound.ts';
 import { runSlowBody } from './reliability/slow-body.ts';
+
+const DIST = new URL('../dist/main/index.js', import.meta.url);
+if (!existsSync(DIST)) throw new Error('reliability measures the compiled pool: run `npm run build` first (`npm run reliability` does)');
+const { LanePool } = (await import(DIST.href)) as typeof import('../src/main/index.ts');
 
 const HANDLER = new URL('./reliability/chaos-handler.mjs', import.meta.url);
 
@@ -77,7 +82,7 @@ async function main(): Promise<void> {
   console.log('| --- | --- | --- | --- | --- |');
   console.log(`| ${recovery.medianMs.toFixed(0)} | ${recovery.p90Ms.toFixed(0)} | ${recovery.minMs.toFixed(0)} | ${recovery.maxMs.toFixed(0)} | ${(recovery.medianMs - stallTimeoutMs).toFixed(0)} |`);
 
-  const chaos = await runChaos({ tasks, keys: 200, stalls: 4, crashes: 8, stallTimeoutMs: 300, seed: 2026 });
+  const chaos = await runChaos({ tasks, keys: 200, stalls: 4, crashes: 8, stallTimeoutMs: 300, seed: 2026 }, LanePool);
   console.log(`\nChaos (${tasks} tasks over 200 keys; 4 stalls, 8 crashes, ~3% deadlines, ~4% caller aborts, random cancel(key); seed 2026):`);
   console.log('| submitted | settled | settled twice | completed | cancelled | timed out | shard restarted | order violations | restarts (stall/crash/oom) | replayed | healthy at end | seconds |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');

@@ -25,10 +25,11 @@ export interface ChaosReport {
   seconds: number;
 }
 
-export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+/** `Pool` is the LanePool class to run: the sources' by default, dist/'s from `npm run reliability`. */
+export async function runChaos(options: ChaosOptions, Pool: typeof LanePool = LanePool): Promise<ChaosReport> {
   let seed = options.seed >>> 0;
   const random = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  const pool = new LanePool({ handler: new URL('./chaos-handler.mjs', import.meta.url), shards: 2, stallTimeoutMs: options.stallTimeoutMs });
+  const pool = new Pool({ handler: new URL('./chaos-handler.mjs', import.meta.url), shards: 2, stallTimeoutMs: options.stallTimeoutMs });
   await pool.ready();
   const started = performance.now();
   const keys = Array.from({ length: options.keys }, (_, i) => `chaos-${i}`);

@@ -1,9 +1,11 @@
 /**
- * lanepool: a key-affinity sharded worker pool with per-key lanes.
+ * lanepool: a key-affinity sharded worker pool with per-key lanes. This entry is the pool alone: it
+ * loads piscina and nothing else outside Node (a test checks). The HTTP service is `lanepool/service`,
+ * the JetStream publisher `lanepool/jetstream`.
  *
  * @example
  * import { LanePool } from 'lanepool';
- * const pool = new LanePool({ handler: new URL('./handler.ts', import.meta.url) });
+ * const pool = new LanePool({ handler: new URL('./handler.js', import.meta.url) });
  * const reply = await pool.run('thread-42', { type: 'thread.turn.start' });
  * await pool.close();
  */
@@ -15,13 +17,9 @@ export { estimateBytes } from './payload-size.ts';
 export { shardFor, fnv1a32, jumpHash } from './routing.ts';
 export { SHARD_RESTART_CHANNEL, type ShardRestartEvent } from './channels.ts';
 export type { Handler, HandlerContext, HandlerInit, HandlerStats } from '../shared/handler.ts';
-export {
-  intentPublisher, type IntentMessage, type IntentPublisherOptions, type PublishIntent, type PublishResult,
-} from './jetstream/publisher.ts';
-export type { StoredIntent } from './jetstream/intent-store.ts';
-export type { ProviderFactory, Provider, ProviderSession } from '../shared/provider.ts';
-export type { IntentType } from '../shared/intents.ts';
 export type { WorkerLaneStats, WorkerHeap, WorkerReport } from '../shared/protocol.ts';
+// Every error class, the service's and JetStream's too: errors.ts loads nothing, and one import gives
+// a program every class `instanceof` may need.
 export {
   LanePoolError, LaneTimeoutError, LaneCancelledError, QueueFullError, PoolClosedError, DrainTimeoutError,
   ShardRestartedError, HandlerLoadError, DataCloneError, NoSessionError, ProviderError, ConfigError,

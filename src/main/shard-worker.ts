@@ -13,12 +13,14 @@ import { once } from 'node:events';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { HandlerLoadError, fromWire, messageOf, type RestartReason } from '../shared/errors.ts';
+import { FROM_SOURCE } from '../shared/module-url.ts';
 import { Outbox } from '../shared/outbox.ts';
 import type { AttachRequest, AttachResult, FromWorker, ToWorker } from '../shared/protocol.ts';
 import { ShardMemory } from '../shared/shard-memory.ts';
 import type { ResolvedOptions } from './options.ts';
 
-const ENTRY = new URL('../worker/entry.mjs', import.meta.url).href;
+/** The compiled entry.js from dist/; from the sources, entry.mjs, which registers tsx first. */
+const ENTRY = new URL(FROM_SOURCE ? '../worker/entry.mjs' : '../worker/entry.js', import.meta.url).href;
 /** A worker that stayed up this long before dying resets the crash-loop backoff. */
 const HEALTHY_UPTIME_MS = 5_000;
 const FIRST_BACKOFF_MS = 100;

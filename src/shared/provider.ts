@@ -8,7 +8,7 @@
  *
  * @example
  * // my-provider.ts
- * import type { ProviderFactory } from 'lanepool';
+ * import type { ProviderFactory } from 'lanepool/service';
  * const create: ProviderFactory = ({ shard }) => ({
  *   async startSession({ threadId, runtimeMode, resumeCursor, signal }) { ... return { sessionId } },
  *   async sendTurn(session, { input, signal }) { ... return { turnId, cursor } },

@@ -1,5 +1,6 @@
 import { HandlerLoadError, messageOf } from '../shared/errors.ts';
 import type { Handler, HandlerInit, HandlerStats } from '../shared/handler.ts';
+import { importUserModule } from './typescript.ts';
 
 /** A loaded handler module: its default export, and its optional `stats` export. */
 export interface LoadedHandler {
@@ -9,15 +10,15 @@ export interface LoadedHandler {
 
 /**
  * Imports the user's handler module, awaits its optional `init(data, { shard })` export, and returns
- * its default export and optional `stats` export. A `.ts` module works because the worker entry
- * registers tsx before anything else runs. Every failure becomes a HandlerLoadError. One that never
- * finishes is the main thread's to catch (ShardWorker's `loadTimeoutMs`): a synchronous hang here
- * would stop any timer of ours too.
+ * its default export and optional `stats` export. A `.ts`, `.mts` or `.cts` module is loaded through
+ * tsx, registered just before (see typescript.ts). Every failure becomes a HandlerLoadError. One that
+ * never finishes is the main thread's to catch (ShardWorker's `loadTimeoutMs`): a synchronous hang
+ * here would stop any timer of ours too.
  */
 export async function loadHandler(url: string, data: unknown, shard: number): Promise<LoadedHandler> {
   let mod: { default?: unknown; init?: unknown; stats?: unknown };
   try {
-    mod = (await import(url)) as { default?: unknown; init?: unknown; stats?: unknown };
+    mod = (await importUserModule(url)) as { default?: unknown; init?: unknown; stats?: unknown };
   } catch (error) {
     throw new HandlerLoadError({ handler: url, detail: messageOf(error) });
   }

@@ -1,5 +1,7 @@
 import { fileURLToPath } from 'node:url';
+import { messageOf } from '../shared/errors.ts';
 import type { Provider, ProviderFactory } from '../shared/provider.ts';
+import { importUserModule } from './typescript.ts';
 
 const METHODS = ['startSession', 'sendTurn', 'interruptTurn', 'respondToApproval', 'respondToUserInput', 'stopSession'] as const;
 
@@ -12,9 +14,9 @@ export async function loadProvider(url: string, shard: number): Promise<Provider
   const path = url.startsWith('file:') ? fileURLToPath(url) : url;
   let mod: { default?: unknown };
   try {
-    mod = (await import(url)) as { default?: unknown };
+    mod = (await importUserModule(url)) as { default?: unknown };
   } catch (error) {
-    throw new Error(`cannot load provider module ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`cannot load provider module ${path}: ${messageOf(error)}`);
   }
   const factory = mod.default;
   if (typeof factory !== 'function') {
@@ -24,7 +26,7 @@ export async function loadProvider(url: string, shard: number): Promise<Provider
   try {
     provider = (await (factory as ProviderFactory)({ shard })) as Partial<Provider> | null;
   } catch (error) {
-    throw new Error(`the factory of provider module ${path} failed: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`the factory of provider module ${path} failed: ${messageOf(error)}`);
   }
   const missing = METHODS.filter((method) => typeof provider?.[method] !== 'function');
   if (missing.length > 0) throw new TypeError(`provider from ${path} lacks ${missing.join(', ')}`);

@@ -4,7 +4,7 @@
  *
  * @example
  * import { connect } from 'nats';
- * import { intentPublisher } from 'lanepool';
+ * import { intentPublisher } from 'lanepool/jetstream';
  * const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
  * const publish = await intentPublisher(nc);
  * const { record } = await publish({ threadId: 'thread-42', type: 'thread.turn.start', payload: { input: 'hi' } });

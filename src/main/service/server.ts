@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { ConfigError, HandlerLoadError } from '../../shared/errors.ts';
 import type { ReactorTask } from '../../shared/intents.ts';
+import { ownModule } from '../../shared/module-url.ts';
 import type { ReactorData, SessionLimits } from '../../shared/provider.ts';
 import { SHARD_RESTART_CHANNEL, type ShardRestartEvent } from '../channels.ts';
 import { JetStreamMode, defaultInstanceId } from '../jetstream/mode.ts';
@@ -27,7 +28,8 @@ import { operationRoutes } from './routes/operations.ts';
 import { threadRoutes } from './routes/threads.ts';
 import { ThreadEvents } from './thread-events.ts';
 
-const REACTOR = new URL('../../worker/reactor.ts', import.meta.url);
+/** reactor.js from dist/, so the service's workers need no TypeScript loader. */
+const REACTOR = ownModule('../../worker/reactor.ts', import.meta.url);
 /** How long a /metrics scrape waits for each worker's report; a frozen worker is left out, not waited for. */
 const WORKER_REPORT_TIMEOUT_MS = 1000;
 
