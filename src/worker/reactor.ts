@@ -8,9 +8,9 @@
  * start that was cancelled or timed out but is still running, abandoned. A start that finishes
  * under an older generation never installs its session; it is stopped as an orphan instead.
  */
-import { NoSessionError } from '../shared/errors.ts';
+import { LaneCancelledError, NoSessionError } from '../shared/errors.ts';
 import type { Handler, HandlerInit } from '../shared/handler.ts';
-import { DEFAULT_RUNTIME_MODE, type Intent, type ReactorTask, type Simulate, type ThreadView } from '../shared/intents.ts';
+import { DEFAULT_RUNTIME_MODE, GATE_REFUSED, type Intent, type ReactorTask, type Simulate, type ThreadView } from '../shared/intents.ts';
 import type { Provider, ProviderSession, ReactorData } from '../shared/provider.ts';
 import { loadProvider } from './load-provider.ts';
 import { createSimulator } from './simulator.ts';
@@ -37,7 +37,11 @@ export const init: HandlerInit<ReactorData> = async (data, { shard }) => {
 const reactor: Handler<ReactorTask, unknown> = async (task, { key, signal, attempt }) => {
   if (task.type === 'lanepool.thread.describe') return describe(key);
   try {
-    if (task.startGate) await gateOpened(new Int32Array(task.startGate), signal);
+    if (task.startGate) {
+      await gateOpened(new Int32Array(task.startGate), signal, key);
+      // Cancelled while the gate opened (the partition was given up): the provider must not see it.
+      signal.throwIfAborted();
+    }
     return await run(task, key, { signal, intentId: task.intentId, attempt });
   } finally {
     prune(key);
@@ -140,13 +144,17 @@ function ensureThread(key: string): ThreadState {
   return thread;
 }
 
-/** Waits until the main thread has recorded the start (see GatedIntent), or the intent is cancelled. */
-async function gateOpened(gate: Int32Array, signal: AbortSignal): Promise<void> {
+/**
+ * Waits until the main thread has recorded the start (see GatedIntent), or the intent is cancelled.
+ * @throws LaneCancelledError if the start was refused (fenced): the provider must not be called.
+ */
+async function gateOpened(gate: Int32Array, signal: AbortSignal, key: string): Promise<void> {
   while (Atomics.load(gate, 0) === 0) {
     signal.throwIfAborted();
     const wait = Atomics.waitAsync(gate, 0, 0, 100);
     if (wait.async) await wait.value;
   }
+  if (Atomics.load(gate, 0) === GATE_REFUSED) throw new LaneCancelledError({ key, reason: 'start refused: the partition is no longer held here' });
 }
 
 /** Keeps `threads` bounded by real state: a thread with nothing worth remembering is dropped. */
