@@ -2,12 +2,16 @@
  * Reliability figures (`npm run reliability`), measured rather than asserted:
  *   1. recovery time from a stall: from a handler starting to spin until another key of the same
  *      shard completes again, over `--trials` trials at stallTimeoutMs = `--stall-timeout-ms`;
- *   2. the chaos scenario's totals at a larger size than the CI test runs.
+ *   2. the chaos scenario's totals at a larger size than the CI test runs;
+ *   3. the zombie-owner attack on the JetStream mode (an owner SIGSTOPped past its lease TTL, then
+ *      resumed), `--zombie-runs` times; it needs nats-server and is skipped without it.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LanePool } from '../src/main/index.ts';
+import { natsServerAvailable, startNatsServer } from './jetstream/nats-server.ts';
 import { runChaos } from './reliability/chaos.ts';
+import { runZombieOwner, type ZombieReport } from './reliability/zombie-owner.ts';
 
 const HANDLER = new URL('./reliability/chaos-handler.mjs', import.meta.url);
 
@@ -41,11 +45,14 @@ function quantile(sorted: number[], q: number): number {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { trials: { type: 'string' }, 'stall-timeout-ms': { type: 'string' }, tasks: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      trials: { type: 'string' }, 'stall-timeout-ms': { type: 'string' }, tasks: { type: 'string' }, 'zombie-runs': { type: 'string' },
+      json: { type: 'string' }, help: { type: 'boolean' },
+    },
     strict: true,
   });
   if (values.help) {
-    console.log('Usage: npm run reliability -- [--trials 20] [--stall-timeout-ms 500] [--tasks 10000] [--json FILE]');
+    console.log('Usage: npm run reliability -- [--trials 20] [--stall-timeout-ms 500] [--tasks 10000] [--zombie-runs 3] [--json FILE]');
     return;
   }
   const int = (text: string | undefined, fallback: number, flag: string): number => {
@@ -56,6 +63,7 @@ async function main(): Promise<void> {
   const trials = int(values.trials, 20, 'trials');
   const stallTimeoutMs = int(values['stall-timeout-ms'], 500, 'stall-timeout-ms');
   const tasks = int(values.tasks, 10_000, 'tasks');
+  const zombieRuns = int(values['zombie-runs'], 3, 'zombie-runs');
 
   const times = (await recoveryTimes(trials, stallTimeoutMs)).sort((a, b) => a - b);
   const recovery = { trials, stallTimeoutMs, medianMs: quantile(times, 0.5), p90Ms: quantile(times, 0.9), minMs: times[0]!, maxMs: times.at(-1)! };
@@ -70,10 +78,36 @@ async function main(): Promise<void> {
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   const o = chaos.outcomes;
   console.log(`| ${chaos.submitted} | ${chaos.settled} | ${chaos.settledTwice} | ${o.completed ?? 0} | ${o.ERR_LANE_CANCELLED ?? 0} | ${o.ERR_LANE_TIMEOUT ?? 0} | ${o.ERR_SHARD_RESTARTED ?? 0} | ${chaos.orderViolations} | ${chaos.restarts.stall}/${chaos.restarts.crash}/${chaos.restarts.oom} | ${chaos.replayed} | ${chaos.healthyAtEnd ? 'yes' : 'NO'} | ${chaos.seconds.toFixed(1)} |`);
+  const zombie = await zombieOwner(zombieRuns);
   if (values.json) {
-    writeFileSync(values.json, `${JSON.stringify({ recovery: { ...recovery, times }, chaos }, null, 2)}\n`);
+    writeFileSync(values.json, `${JSON.stringify({ recovery: { ...recovery, times }, chaos, zombie }, null, 2)}\n`);
     console.log(`wrote ${values.json}`);
   }
+}
+
+/** The issue's attack: 5,000 intents, lease TTL 800 ms, eight 2 s SIGSTOPs of an owner per run. */
+async function zombieOwner(runs: number): Promise<ZombieReport[]> {
+  if (!natsServerAvailable()) {
+    console.log('\nZombie owner: skipped (no nats-server on PATH)');
+    return [];
+  }
+  const options = { threads: 625, perThread: 8, pauses: 8, pauseMs: 2_000, leaseTtlMs: 800, turnMs: 40 };
+  console.log(`\nZombie owner (3 instances, ${options.threads * options.perThread} intents over ${options.threads} threads, turns of ${options.turnMs} ms; `
+    + `${options.pauses} SIGSTOPs of ${options.pauseMs} ms per run, lease TTL ${options.leaseTtlMs} ms):`);
+  console.log('| run | settled records changed | same attempt begun twice | order violations | unsettled | overlaps outside frozen runs | reruns | stale writes refused | leases lost (caught by the clock check) | seconds |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  const nats = await startNatsServer();
+  const reports: ZombieReport[] = [];
+  try {
+    for (let run = 1; run <= runs; run++) {
+      const r = await runZombieOwner({ natsUrl: nats.url, ...options });
+      reports.push(r);
+      console.log(`| ${run} | ${r.settledChanged.length} | ${r.sameAttemptTwice.length} | ${r.orderViolations.length} | ${r.unsettled.length} | ${r.overlaps} | ${r.reruns} | ${r.staleRefused} | ${r.leasesLost} (${r.caughtByClock}) | ${r.seconds.toFixed(1)} |`);
+    }
+  } finally {
+    await nats.stop();
+  }
+  return reports;
 }
 
 await main();
