@@ -35,7 +35,8 @@ export interface ZombieOptions {
 }
 
 interface LogLine {
-  ev: 'begin' | 'end';
+  /** `cut`: the call was cancelled mid-turn; like `end`, the provider call is over. */
+  ev: 'begin' | 'end' | 'cut';
   intentId: string;
   attempt: number;
   pid: number;
@@ -49,7 +50,7 @@ export interface ZombieReport {
   settledChanged: string[];
   /** `intentId#attempt` begun more than once: must be empty. */
   sameAttemptTwice: string[];
-  /** Intent k begun while the latest run of intent k-1 had not ended: must be empty. */
+  /** Intent k begun while the latest run of intent k-1 had not ended (or been cut short): must be empty. */
   orderViolations: string[];
   /** Accepted intents whose record is not `completed` at the end: must be empty. */
   unsettled: string[];
@@ -194,7 +195,7 @@ function orderViolations(lines: LogLine[], threads: string[], perThread: number)
       for (const begin of (runs.get(`${threadId}-${k}`) ?? []).filter((r) => r.line.ev === 'begin')) {
         const before = previous.filter((r) => r.index < begin.index);
         const lastBegin = before.filter((r) => r.line.ev === 'begin').at(-1);
-        const ended = lastBegin !== undefined && before.some((r) => r.line.ev === 'end' && r.line.attempt === lastBegin.line.attempt
+        const ended = lastBegin !== undefined && before.some((r) => r.line.ev !== 'begin' && r.line.attempt === lastBegin.line.attempt
           && r.line.pid === lastBegin.line.pid && r.index > lastBegin.index);
         if (!ended) violations.push(`${threadId}-${k}#${begin.line.attempt}`);
       }
@@ -211,7 +212,7 @@ function overlaps(lines: LogLine[], frozen: { pid: number; from: number; to: num
     const threadId = threadOf(line.intentId);
     const runs = open.get(threadId) ?? open.set(threadId, new Map()).get(threadId)!;
     const run = `${line.intentId}#${line.attempt}@${line.pid}`;
-    if (line.ev === 'end') {
+    if (line.ev !== 'begin') {
       runs.delete(run);
       continue;
     }
