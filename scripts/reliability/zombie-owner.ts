@@ -126,8 +126,9 @@ export async function runZombieOwner(options: ZombieOptions): Promise<ZombieRepo
       const from = Date.now();
       victim.pause();
       await sleep(options.pauseMs);
-      victim.resume();
+      // Read before SIGCONT: a line the victim logged before `to` was written before it froze.
       frozen.push({ pid: victim.pid, from, to: Date.now() });
+      victim.resume();
       paused.delete(victim);
     };
 
@@ -150,6 +151,7 @@ export async function runZombieOwner(options: ZombieOptions): Promise<ZombieRepo
     await sleep(2 * options.leaseTtlMs);
     watch.stop();
 
+    if (process.env.ZOMBIE_KEEP) (await import('node:fs')).writeFileSync(join(dir, 'records.json'), JSON.stringify([...latest.values()]));
     const lines = readFileSync(runLog, 'utf8').trim().split('\n').map((text) => JSON.parse(text) as LogLine);
     const [staleRefused = 0, leasesLost = 0] = await Promise.all(['lanepool_jetstream_stale_writes_refused', 'lanepool_jetstream_leases_lost']
       .map(async (name) => (await Promise.all(instances.map((instance) => gauge(instance, name)))).reduce((a, b) => a + b, 0)));
@@ -170,7 +172,7 @@ export async function runZombieOwner(options: ZombieOptions): Promise<ZombieRepo
   } finally {
     await Promise.all(instances.map((instance) => instance.kill()));
     await nc.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (process.env.ZOMBIE_KEEP) { const fs = await import('node:fs'); for (const i of instances) fs.writeFileSync(join(dir, `${i.id}-${i.pid}.log`), i.log()); console.log('kept', dir); } else rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -204,7 +206,11 @@ function orderViolations(lines: LogLine[], threads: string[], perThread: number)
   return violations;
 }
 
-/** Begins while another run of the same thread is open, where an open run frozen by a pause does not count. */
+/**
+ * Begins while another run of the same thread is open, where a run frozen mid-call does not count:
+ * one the paused process began before it was resumed (it cannot log while stopped, so it began
+ * before it froze), seen from a begin after the pause started.
+ */
 function overlaps(lines: LogLine[], frozen: { pid: number; from: number; to: number }[]): number {
   const open = new Map<string, Map<string, LogLine>>();
   let count = 0;
@@ -216,7 +222,7 @@ function overlaps(lines: LogLine[], frozen: { pid: number; from: number; to: num
       runs.delete(run);
       continue;
     }
-    const live = [...runs.values()].filter((other) => !frozen.some((f) => f.pid === other.pid && other.at <= f.from && line.at >= f.from));
+    const live = [...runs.values()].filter((other) => !frozen.some((f) => f.pid === other.pid && other.at < f.to && line.at >= f.from));
     if (live.length > 0) count++;
     runs.set(run, line);
   }
