@@ -52,7 +52,7 @@ export interface ZombieReport {
   sameAttemptTwice: string[];
   /** Intent k begun while the latest run of intent k-1 had not ended (or been cut short): must be empty. */
   orderViolations: string[];
-  /** Accepted intents whose record is not `completed` at the end: must be empty. */
+  /** Accepted intents whose record is not `completed` at the end, as `intentId: status`: must be empty. */
   unsettled: string[];
   /** Turns begun while another run of the same thread was in progress, not counting runs frozen mid-call by a pause (see the README's limits). */
   overlaps: number;
@@ -161,7 +161,7 @@ export async function runZombieOwner(options: ZombieOptions): Promise<ZombieRepo
       settledChanged: [...settledChanged].sort(),
       sameAttemptTwice: sameAttemptTwice(lines),
       orderViolations: orderViolations(lines, threads, options.perThread),
-      unsettled: intentIds.filter((id) => latest.get(id)?.status !== 'completed'),
+      unsettled: intentIds.filter((id) => latest.get(id)?.status !== 'completed').map((id) => `${id}: ${latest.get(id)?.status ?? 'no record'}`),
       overlaps: overlaps(lines, frozen),
       reruns: lines.filter((line) => line.ev === 'begin' && line.attempt > 1).length,
       staleRefused,
