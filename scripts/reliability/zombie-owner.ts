@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
 import { request } from 'undici';
-import type { StoredIntent } from '../../src/main/jetstream/intent-store.ts';
+import { storeKey, type StoredIntent } from '../../src/main/jetstream/intent-store.ts';
 import { startInstance, type Instance } from '../jetstream/instances.ts';
 
 const PROVIDER = fileURLToPath(new URL('../../test/fixtures/run-log-provider.mjs', import.meta.url));
@@ -146,10 +146,23 @@ export async function runZombieOwner(options: ZombieOptions): Promise<ZombieRepo
     }));
     await Promise.all(pausing);
     const intentIds = threads.flatMap((threadId) => Array.from({ length: options.perThread }, (_, k) => `${threadId}-${k}`));
-    await waitFor(() => intentIds.every((id) => latest.get(id)?.status === 'completed'), 'every intent to complete', 120_000).catch(() => {});
+    // The watch can fall behind under load (it has been seen to miss a final write): what it has not
+    // seen completed is read from the bucket itself.
+    const reread = async (): Promise<void> => {
+      for (const id of intentIds.filter((i) => latest.get(i)?.status !== 'completed')) {
+        const entry = await kv.get(storeKey(id));
+        if (entry !== null && entry.operation === 'PUT') latest.set(id, entry.json<StoredIntent>());
+      }
+    };
+    await waitFor(async () => {
+      const missing = intentIds.filter((id) => latest.get(id)?.status !== 'completed').length;
+      if (missing > 0 && missing < 50) await reread();
+      return intentIds.every((id) => latest.get(id)?.status === 'completed');
+    }, 'every intent to complete', 120_000).catch(() => {});
     // A zombie's last writes land right after it wakes: give them time to show up.
     await sleep(2 * options.leaseTtlMs);
     watch.stop();
+    await reread();
 
     if (process.env.ZOMBIE_KEEP) (await import('node:fs')).writeFileSync(join(dir, 'records.json'), JSON.stringify([...latest.values()]));
     const lines = readFileSync(runLog, 'utf8').trim().split('\n').map((text) => JSON.parse(text) as LogLine);
