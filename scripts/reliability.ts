@@ -6,15 +6,19 @@
  *   3. the memory bound: `--memory-intents` intents of 256 KiB behind hung starts against a service
  *      child with a `--memory-heap-mb` heap, in each shape of memory-bound.ts, with the byte bounds
  *      the service derives from its heap, and once more with them lifted for contrast;
- *   4. slow-body connections against the HTTP service: how many it closed, and after how long.
+ *   4. slow-body connections against the HTTP service: how many it closed, and after how long;
+ *   5. the zombie-owner attack on the JetStream mode (an owner SIGSTOPped past its lease TTL, then
+ *      resumed), `--zombie-runs` times; it needs nats-server and is skipped without it.
  * The first two run the compiled pool from dist/ (`npm run reliability` builds it first), as users
  * run it: a replacement worker boots plain JavaScript, with no TypeScript loader.
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { natsServerAvailable, startNatsServer } from './jetstream/nats-server.ts';
 import { runChaos } from './reliability/chaos.ts';
 import { runMemoryBound, type MemoryBoundReport } from './reliability/memory-bound.ts';
 import { runSlowBody } from './reliability/slow-body.ts';
+import { runZombieOwner, type ZombieReport } from './reliability/zombie-owner.ts';
 
 const DIST = new URL('../dist/main/index.js', import.meta.url);
 if (!existsSync(DIST)) throw new Error('reliability measures the compiled pool: run `npm run build` first (`npm run reliability` does)');
@@ -54,13 +58,13 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       trials: { type: 'string' }, 'stall-timeout-ms': { type: 'string' }, tasks: { type: 'string' },
-      'memory-heap-mb': { type: 'string' }, 'memory-intents': { type: 'string' }, 'slow-connections': { type: 'string' },
+      'memory-heap-mb': { type: 'string' }, 'memory-intents': { type: 'string' }, 'slow-connections': { type: 'string' }, 'zombie-runs': { type: 'string' },
       json: { type: 'string' }, help: { type: 'boolean' },
     },
     strict: true,
   });
   if (values.help) {
-    console.log('Usage: npm run reliability -- [--trials 20] [--stall-timeout-ms 500] [--tasks 10000] [--memory-heap-mb 256] [--memory-intents 1000] [--slow-connections 100] [--json FILE]');
+    console.log('Usage: npm run reliability -- [--trials 20] [--stall-timeout-ms 500] [--tasks 10000] [--memory-heap-mb 256] [--memory-intents 1000] [--slow-connections 100] [--zombie-runs 3] [--json FILE]');
     return;
   }
   const int = (text: string | undefined, fallback: number, flag: string): number => {
@@ -74,6 +78,7 @@ async function main(): Promise<void> {
   const heapMb = int(values['memory-heap-mb'], 256, 'memory-heap-mb');
   const memoryIntents = int(values['memory-intents'], 1000, 'memory-intents');
   const slowConnections = int(values['slow-connections'], 100, 'slow-connections');
+  const zombieRuns = int(values['zombie-runs'], 3, 'zombie-runs');
 
   const times = (await recoveryTimes(trials, stallTimeoutMs)).sort((a, b) => a - b);
   const recovery = { trials, stallTimeoutMs, medianMs: quantile(times, 0.5), p90Ms: quantile(times, 0.9), minMs: times[0]!, maxMs: times.at(-1)! };
@@ -121,10 +126,36 @@ async function main(): Promise<void> {
     const shown = (q: number) => (times.length === 0 ? '-' : quantile(times, q).toFixed(1));
     console.log(`| ${name} | ${report.connections} | ${report.closed} | ${shown(0.5)} | ${times.length === 0 ? '-' : times.at(-1)!.toFixed(1)} | ${Object.entries(report.answers).map(([a, n]) => `${n} × ${a}`).join(', ')} |`);
   }
+  const zombie = await zombieOwner(zombieRuns);
   if (values.json) {
-    writeFileSync(values.json, `${JSON.stringify({ recovery: { ...recovery, times }, chaos, memory, slowBody: { open, token } }, null, 2)}\n`);
+    writeFileSync(values.json, `${JSON.stringify({ recovery: { ...recovery, times }, chaos, memory, slowBody: { open, token }, zombie }, null, 2)}\n`);
     console.log(`wrote ${values.json}`);
   }
+}
+
+/** The issue's attack: 5,000 intents, lease TTL 800 ms, eight 2 s SIGSTOPs of an owner per run. */
+async function zombieOwner(runs: number): Promise<ZombieReport[]> {
+  if (!natsServerAvailable()) {
+    console.log('\nZombie owner: skipped (no nats-server on PATH)');
+    return [];
+  }
+  const options = { threads: 625, perThread: 8, pauses: 8, pauseMs: 2_000, leaseTtlMs: 800, turnMs: 40 };
+  console.log(`\nZombie owner (3 instances, ${options.threads * options.perThread} intents over ${options.threads} threads, turns of ${options.turnMs} ms; `
+    + `${options.pauses} SIGSTOPs of ${options.pauseMs} ms per run, lease TTL ${options.leaseTtlMs} ms):`);
+  console.log('| run | settled records changed | same attempt begun twice | order violations | unsettled | overlaps outside frozen runs | reruns | stale writes refused | leases lost (caught by the clock check) | seconds |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  const nats = await startNatsServer();
+  const reports: ZombieReport[] = [];
+  try {
+    for (let run = 1; run <= runs; run++) {
+      const r = await runZombieOwner({ natsUrl: nats.url, ...options });
+      reports.push(r);
+      console.log(`| ${run} | ${r.settledChanged.length} | ${r.sameAttemptTwice.length} | ${r.orderViolations.length} | ${r.unsettled.length} | ${r.overlaps} | ${r.reruns} | ${r.staleRefused} | ${r.leasesLost} (${r.caughtByClock}) | ${r.seconds.toFixed(1)} |`);
+    }
+  } finally {
+    await nats.stop();
+  }
+  return reports;
 }
 
 await main();

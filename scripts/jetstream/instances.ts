@@ -1,6 +1,6 @@
 /**
  * Service instances as real child processes (`node src/main/bin.mjs serve ...`), so a test or a
- * figure script can SIGKILL one. Each is ready when it logs its URL.
+ * figure script can SIGKILL or SIGSTOP one. Each is ready when it logs its URL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,10 @@ export interface Instance {
   kill(): Promise<void>;
   /** SIGTERM: the graceful shutdown (partitions handed over). Resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** SIGSTOP: the whole process (its workers too) freezes, holding its leases, sockets and timers. */
+  pause(): void;
+  /** SIGCONT after `pause`: timers due meanwhile fire late, behind the I/O that piled up. */
+  resume(): void;
   /** Everything the instance wrote to stdout and stderr so far. */
   log(): string;
 }
@@ -63,6 +67,8 @@ export async function startInstance(id: string, flags: string[], env: NodeJS.Pro
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;
     },
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
     log: () => output,
   };
 }

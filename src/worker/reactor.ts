@@ -11,9 +11,9 @@
  * The thread table (thread-table.ts) keeps this bounded: idle sessions are evicted after an idle TTL
  * and past a per-worker cap, and stopped in the background here; eviction bumps the generation too.
  */
+import { LaneCancelledError, NoSessionError } from '../shared/errors.ts';
 import type { Handler, HandlerInit, HandlerStats } from '../shared/handler.ts';
-import { NoSessionError } from '../shared/errors.ts';
-import { DEFAULT_RUNTIME_MODE, type Intent, type ReactorTask, type Simulate, type ThreadView } from '../shared/intents.ts';
+import { DEFAULT_RUNTIME_MODE, GATE_REFUSED, type Intent, type ReactorTask, type Simulate, type ThreadView } from '../shared/intents.ts';
 import type { Provider, ProviderSession, ReactorData, ReactorStats } from '../shared/provider.ts';
 import { within } from '../shared/within.ts';
 import { loadProvider } from './load-provider.ts';
@@ -45,7 +45,11 @@ const reactor: Handler<ReactorTask, unknown> = async (task, { key, signal, attem
   if (task.type === 'lanepool.thread.describe') return describe(key);
   threads.begin(key);
   try {
-    if (task.startGate) await gateOpened(new Int32Array(task.startGate), signal);
+    if (task.startGate) {
+      await gateOpened(new Int32Array(task.startGate), signal, key);
+      // Cancelled while the gate opened (the partition was given up): the provider must not see it.
+      signal.throwIfAborted();
+    }
     return await run(task, key, { signal, intentId: task.intentId, attempt });
   } finally {
     threads.end(key);
@@ -156,13 +160,17 @@ function liveSession(key: string, intent: string): ProviderSession {
   return session;
 }
 
-/** Waits until the main thread has recorded the start (see GatedIntent), or the intent is cancelled. */
-async function gateOpened(gate: Int32Array, signal: AbortSignal): Promise<void> {
+/**
+ * Waits until the main thread has recorded the start (see GatedIntent), or the intent is cancelled.
+ * @throws LaneCancelledError if the start was refused (fenced): the provider must not be called.
+ */
+async function gateOpened(gate: Int32Array, signal: AbortSignal, key: string): Promise<void> {
   while (Atomics.load(gate, 0) === 0) {
     signal.throwIfAborted();
     const wait = Atomics.waitAsync(gate, 0, 0, 100);
     if (wait.async) await wait.value;
   }
+  if (Atomics.load(gate, 0) === GATE_REFUSED) throw new LaneCancelledError({ key, reason: 'start refused: the partition is no longer held here' });
 }
 
 function describe(key: string): ThreadView {

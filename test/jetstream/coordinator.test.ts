@@ -92,10 +92,10 @@ describe('Coordinator lease timing', () => {
   });
 
   function start(leases: Leases, js: JetStreamClient, jsm: JetStreamManager, leaseTtlMs: number): Coordinator {
-    const deps: Omit<PartitionDeps, 'onBroken'> = {
+    const deps: Omit<PartitionDeps, 'onBroken' | 'fence'> = {
       js, jsm, topo: topology('T', 2), settings: { ackWaitMs: 30_000, maxAckPending: 10 },
       dispatcher: {} as Dispatcher, store: {} as PartitionDeps['store'], instance: 'me', shardOf: () => 0,
-      log: quiet, counters: { skipped: 0, rerun: 0, poison: 0 },
+      log: quiet, counters: { skipped: 0, rerun: 0, poison: 0, staleRefused: 0 },
     };
     return new Coordinator({ leases, partitions: 2, fixed: undefined, leaseTtlMs, handoffTimeoutMs: 0, deps, log: quiet });
   }

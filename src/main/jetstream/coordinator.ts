@@ -5,10 +5,13 @@
  *   every second), or at once when the previous one came back late; one request is in flight per
  *   lease, so revisions never race. It runs until the lease is deleted, so a partition draining at
  *   shutdown stays ours while it drains.
- * - **Fence**, per held lease: a timer set for three quarters of the TTL after the last successful
- *   renewal was *sent* (re-armed by each success). If it fires, the partition is given up at once
- *   (its intents cancelled, unacknowledged), before the server can expire the lease and hand it to
- *   someone else. Renewals slower than about 3/8 of the TTL trip it even when they succeed.
+ * - **Fence**, per held lease: the lease counts as ours until three quarters of the TTL after the
+ *   last successful renewal was *sent*, by the monotonic clock. Past that, the partition is given up
+ *   at once (its intents cancelled, unacknowledged), before the server can expire the lease and hand
+ *   it to someone else. A timer fires at that moment; and because timers fire late after a pause
+ *   (SIGSTOP, a blocked event loop) while the clock does not, the partition also asks `holds()`
+ *   synchronously before every start, record write and ack, and stops the instant it says no.
+ *   Renewals slower than about 3/8 of the TTL trip it even when they succeed.
  * - **Assignment**, a tick every quarter TTL (at most every second), ticks never overlapping:
  *   renews membership, computes the target set (the `--partitions` list, or this instance's share
  *   of `assignPartitions(P, members)`), hands over held partitions outside it (drain, then delete
@@ -19,7 +22,10 @@
  */
 import { assignPartitions } from './assignment.ts';
 import type { Leases } from './leases.ts';
-import { OwnedPartition, type PartitionDeps, type PartitionLog } from './partition.ts';
+import { OwnedPartition, type Fence, type PartitionDeps, type PartitionLog } from './partition.ts';
+
+/** Where in the lease TTL, counted from the last renewal sent, a hold stops counting as ours. */
+const FENCE_AT = 0.75;
 
 export interface CoordinatorOptions {
   leases: Leases;
@@ -28,18 +34,18 @@ export interface CoordinatorOptions {
   fixed: number[] | undefined;
   leaseTtlMs: number;
   handoffTimeoutMs: number;
-  deps: Omit<PartitionDeps, 'onBroken'>;
+  deps: Omit<PartitionDeps, 'onBroken' | 'fence'>;
   log: PartitionLog & { error(data: object, message: string): void };
 }
 
 interface Hold {
   partition: OwnedPartition;
   revision: number;
-  /** When the request behind the last successful renewal (or the take) was sent. */
+  /** When the request behind the last successful renewal (or the take) was sent, by `performance.now()`. */
   renewedAt: number;
   /** The renewal in flight, if any; it never rejects. */
   renewing: Promise<void> | undefined;
-  /** Fires three quarters of the TTL after `renewedAt`. */
+  /** Fires at `FENCE_AT` of the TTL after `renewedAt`. */
   fence: NodeJS.Timeout | undefined;
   /** Renewals are over: the lease is lost, or about to be deleted. */
   final: boolean;
@@ -154,11 +160,11 @@ export class Coordinator {
   /** Renews `hold`'s lease until it is final: every tick, or at once after a renewal that came back late. */
   async #keepRenewing(p: number, hold: Hold): Promise<void> {
     while (!hold.final) {
-      const sentAt = Date.now();
+      const sentAt = performance.now();
       hold.renewing = this.#renew(p, hold, sentAt);
       await hold.renewing;
       hold.renewing = undefined;
-      const wait = sentAt + this.tickMs - Date.now();
+      const wait = sentAt + this.tickMs - performance.now();
       if (wait > 0 && !hold.final) await new Promise((resolve) => setTimeout(resolve, wait).unref());
     }
   }
@@ -182,10 +188,24 @@ export class Coordinator {
   #armFence(p: number, hold: Hold): void {
     clearTimeout(hold.fence);
     if (hold.final) return;
-    const delay = hold.renewedAt + this.#o.leaseTtlMs * 0.75 - Date.now();
+    const delay = hold.renewedAt + this.#o.leaseTtlMs * FENCE_AT - performance.now();
     hold.fence = setTimeout(() => {
       if (!hold.final) this.#lose(p, hold, 'lease not renewed in time: giving the partition up');
     }, Math.max(0, delay));
+  }
+
+  /**
+   * The fence, read synchronously: true while `hold` is live and within `FENCE_AT` of the TTL of its
+   * last renewal. The first call to find it lapsed finalizes the hold at once (so every later call
+   * says no) and gives the partition up, whether or not the timer has fired yet.
+   */
+  #stillHeld(p: number, hold: Hold): boolean {
+    if (hold.final) return false;
+    if (performance.now() < hold.renewedAt + this.#o.leaseTtlMs * FENCE_AT) return true;
+    this.#finalize(hold);
+    // Not from inside the partition's own call: it returns first, then the partition is released.
+    queueMicrotask(() => this.#lose(p, hold, 'lease lapsed (the fence timer was late): giving the partition up'));
+    return false;
   }
 
   /** No more renewals of this hold's lease. */
@@ -204,10 +224,11 @@ export class Coordinator {
   }
 
   async #take(p: number): Promise<void> {
-    const sentAt = Date.now();
+    const sentAt = performance.now();
     const revision = await this.#o.leases.acquire(p);
     if (revision === undefined) return;
-    const partition: OwnedPartition = new OwnedPartition(p, { ...this.#o.deps, onBroken: (error) => this.#broken(p, partition, error) });
+    const fence: Fence = { token: revision, holds: () => this.#stillHeld(p, hold) };
+    const partition: OwnedPartition = new OwnedPartition(p, { ...this.#o.deps, fence, onBroken: (error) => this.#broken(p, partition, error) });
     const hold: Hold = { partition, revision, renewedAt: sentAt, renewing: undefined, fence: undefined, final: false, leaving: undefined };
     this.#holds.set(p, hold);
     this.#armFence(p, hold);

@@ -4,6 +4,12 @@
  * used), then only the partition's lease holder writes `running` and the settled outcome. Records
  * expire `retentionMs` after their last write (the bucket's TTL).
  *
+ * Fencing: every write after the create is a compare-and-set on the revision the writer last saw
+ * (`update`), so an owner that lost its partition without noticing (paused, cut off) cannot
+ * overwrite what the next owner wrote: its write fails instead. A settled record is therefore never
+ * written again. Each write also carries the writing hold's lease revision (`lease`), so a reader
+ * can tell which hold wrote it.
+ *
  * The settled record doubles as the completed-intent record: a replayed intent whose record is
  * settled is acknowledged without running again.
  */
@@ -30,7 +36,20 @@ export interface StoredIntent {
   settledAt?: string;
   result?: unknown;
   error?: { code: string; message: string };
+  /** The lease revision of the partition hold that wrote it (a fencing token); absent while queued. */
+  lease?: number;
 }
+
+/** A record with the KV revision it was read at: what a compare-and-set names. */
+export interface Versioned {
+  record: StoredIntent;
+  revision: number;
+}
+
+export type UpdateResult =
+  | { ok: true; revision: number }
+  /** Someone else wrote the record since `revision` (or it expired): `current` is what is there now. */
+  | { ok: false; current: Versioned | undefined };
 
 const encoder = new TextEncoder();
 
@@ -74,37 +93,56 @@ export class IntentStore {
   }
 
   async get(intentId: string): Promise<StoredIntent | undefined> {
+    return (await this.read(intentId))?.record;
+  }
+
+  /** The record with its revision, for a compare-and-set to follow. */
+  async read(intentId: string): Promise<Versioned | undefined> {
     const entry = await jetStreamCall('intent read', () => this.#kv.get(storeKey(intentId)));
     if (entry === null || entry.operation !== 'PUT') return undefined;
-    return entry.json<StoredIntent>();
+    return { record: entry.json<StoredIntent>(), revision: entry.revision };
   }
 
   /** Writes a new record (returning its revision); returns the existing one instead if the intentId is taken. */
-  async create(record: StoredIntent): Promise<{ created: true; revision: number } | { created: false; existing: StoredIntent | undefined }> {
+  async create(record: StoredIntent): Promise<{ created: true; revision: number } | { created: false; existing: Versioned | undefined }> {
     try {
       const revision = await jetStreamCall('intent create', () => this.#kv.create(storeKey(record.intentId), encoder.encode(JSON.stringify(record))));
       return { created: true, revision };
     } catch (error) {
       if (!isWrongRevision(error)) throw error;
-      return { created: false, existing: await this.get(record.intentId) };
+      return { created: false, existing: await this.read(record.intentId) };
     }
   }
 
   /**
-   * Writes a record. A result too large for the NATS server's max_payload is left out and replaced
+   * Writes `record` if the stored one is still at `revision` (undefined: only if there is none, as
+   * after it expired). A result too large for the NATS server's max_payload is left out and replaced
    * by an `ERR_RESULT_TOO_LARGE` error on the record: the intent still settles (and is acknowledged)
    * instead of retrying a write that can never succeed.
+   *
+   * A write of ours that landed although its reply was lost (a timeout, then this retry) is
+   * recognised by its content and counts as done.
+   * @throws JetStreamError if the server cannot be reached: the write may or may not have landed.
    */
-  async put(record: StoredIntent): Promise<void> {
+  async update(record: StoredIntent, revision: number | undefined): Promise<UpdateResult> {
     const text = JSON.stringify(record);
+    const key = storeKey(record.intentId);
     try {
-      await jetStreamCall('intent write', () => this.#kv.put(storeKey(record.intentId), encoder.encode(text)));
+      const written = await jetStreamCall('intent write', () => revision === undefined
+        ? this.#kv.create(key, encoder.encode(text))
+        : this.#kv.update(key, encoder.encode(text), revision));
+      return { ok: true, revision: written };
     } catch (error) {
-      if (record.result === undefined || !(error instanceof Error && /MAX_PAYLOAD_EXCEEDED/.test(error.message))) throw error;
-      const { result: _dropped, ...rest } = record;
-      const message = `the result was not stored: the record is ${Buffer.byteLength(text)} bytes as JSON, over the NATS server's max_payload`;
-      await this.put({ ...rest, error: { code: 'ERR_RESULT_TOO_LARGE', message } });
+      if (record.result !== undefined && error instanceof Error && /MAX_PAYLOAD_EXCEEDED/.test(error.message)) {
+        const { result: _dropped, ...rest } = record;
+        const message = `the result was not stored: the record is ${Buffer.byteLength(text)} bytes as JSON, over the NATS server's max_payload`;
+        return this.update({ ...rest, error: { code: 'ERR_RESULT_TOO_LARGE', message } }, revision);
+      }
+      if (!isWrongRevision(error)) throw error;
     }
+    const current = await this.read(record.intentId);
+    if (current !== undefined && JSON.stringify(current.record) === text) return { ok: true, revision: current.revision };
+    return { ok: false, current };
   }
 
   /**

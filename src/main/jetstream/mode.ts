@@ -92,7 +92,7 @@ export class JetStreamMode {
       await ensureStream(jsm, topo);
       const store = await IntentStore.open(js, topo, settings.retentionMs, parts.log);
       const leases = await Leases.open(js, topo, settings.leaseTtlMs, settings.instanceId);
-      const counters: PartitionCounters = { skipped: 0, rerun: 0, poison: 0 };
+      const counters: PartitionCounters = { skipped: 0, rerun: 0, poison: 0, staleRefused: 0 };
       const coordinator = new Coordinator({
         leases,
         partitions: topo.partitions,

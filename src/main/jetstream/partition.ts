@@ -14,13 +14,18 @@
  *   consumer was recreated at takeover. Only replays pay for the lookup.
  * - A hung thread holds only its own lane and its intents' ack-pending slots; the partition keeps
  *   flowing until `maxAckPending` unacknowledged intents pile up, which is the backpressure.
+ * - Fencing: nothing is started, written or acknowledged unless `fence.holds()` says, at that very
+ *   moment, that the lease is still ours (a synchronous clock check, so a process that was paused
+ *   stops at once on waking, before its late fence timer fires), and every record write is a
+ *   compare-and-set on the revision this hold last saw (intent-store.ts). A write that finds the
+ *   record moved by someone else is refused and counted; the provider is called only after the
+ *   `running` write landed *and* the lease was checked again.
  */
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 'nats';
 import type { Dispatcher } from '../service/dispatcher.ts';
 import type { IntentRecord } from '../service/records.ts';
-import { isFinal, type IntentStore, type StoredIntent } from './intent-store.ts';
-import type { StreamedIntent } from './publisher.ts';
-import { checkStreamedIntent } from './publisher.ts';
+import { isFinal, type IntentStore, type StoredIntent, type UpdateResult, type Versioned } from './intent-store.ts';
+import { RECORD_REVISION_HEADER, checkStreamedIntent, type StreamedIntent } from './publisher.ts';
 import { consumerOf, recreateConsumer, type ConsumerSettings, type Topology } from './topology.ts';
 
 export interface PartitionLog {
@@ -36,6 +41,22 @@ export interface PartitionCounters {
   rerun: number;
   /** Messages that were not intents at all, terminated. */
   poison: number;
+  /**
+   * Record writes and starts refused because this hold no longer held the partition: its lease had
+   * lapsed by the local clock, or the record had been moved by another owner (compare-and-set failed).
+   */
+  staleRefused: number;
+}
+
+/** The partition's lease as its holder sees it; the coordinator owns it. */
+export interface Fence {
+  /** The lease revision this hold began with: a fencing token written into every record of the hold. */
+  readonly token: number;
+  /**
+   * True while the lease is certainly still ours, read from a monotonic clock, not a timer. False
+   * once it has lapsed (and from then on), and then the coordinator gives the partition up.
+   */
+  holds(): boolean;
 }
 
 export interface PartitionDeps {
@@ -49,6 +70,7 @@ export interface PartitionDeps {
   shardOf(threadId: string): number;
   log: PartitionLog;
   counters: PartitionCounters;
+  fence: Fence;
   /** The consumer stopped by itself (or delivery failed): the partition must be released and taken again. */
   onBroken(error: unknown): void;
 }
@@ -65,15 +87,28 @@ interface InFlight {
   /** Cancels this intent without settling it, leaving it unacknowledged for the next owner. */
   readonly handOff: AbortController;
   started: boolean;
+  /** The start was refused (fenced): the run is cancelled and its outcome forgotten. */
+  refused: boolean;
+  /** The record's revision as this hold last saw or wrote it; undefined if there is no record. */
+  revision: number | undefined;
   /** Writes of this intent's record, one after another, so `settled` never lands before `running`. */
-  writes: Promise<void>;
+  writes: Promise<unknown>;
 }
+
+/** What is known of an intent's record on delivery: all of it (a lookup), or only the revision the front created it at. */
+type Known = Versioned | { record: undefined; revision: number };
 
 interface Waiting {
   msg: JsMsg;
   body: StreamedIntent;
-  lookup: Promise<StoredIntent | undefined>;
+  lookup: Promise<Known | undefined>;
 }
+
+/**
+ * How a record write ended: landed; refused because the lease had lapsed; refused because another
+ * owner moved the record (`current`); or given up because the partition is being handed over.
+ */
+type WriteOutcome = { kind: 'written' } | { kind: 'lapsed' } | { kind: 'moved'; current: Versioned } | { kind: 'gone' };
 
 const RETRY_MS = [100, 200, 500, 1000, 2000];
 
@@ -216,12 +251,16 @@ export class OwnedPartition {
       term(msg);
       return;
     }
-    const replay = msg.redelivered || msg.seq <= this.#replayUntil;
+    // The front's create revision travels in a header; without it (a publisher that sets none) the
+    // record is read first, as for a replay, so the first write still has a revision to compare.
+    const revision = Number(msg.headers?.get(RECORD_REVISION_HEADER));
+    const fresh: Known | undefined = Number.isSafeInteger(revision) && revision > 0 ? { record: undefined, revision } : undefined;
+    const replay = msg.redelivered || msg.seq <= this.#replayUntil || fresh === undefined;
     if (!replay && this.#pipeline.length === 0) {
-      this.#admit(msg, body, undefined);
+      this.#admit(msg, body, fresh);
       return;
     }
-    this.#pipeline.push({ msg, body, lookup: replay ? this.#lookup(body.intentId) : Promise.resolve(undefined) });
+    this.#pipeline.push({ msg, body, lookup: replay ? this.#lookup(body.intentId) : Promise.resolve(fresh) });
     this.#pump().catch((error: unknown) => this.#deps.onBroken(error));
   }
 
@@ -243,8 +282,13 @@ export class OwnedPartition {
     this.#checkEmpty();
   }
 
-  #admit(msg: JsMsg, body: StreamedIntent, stored: StoredIntent | undefined): void {
-    if (this.#state !== 'consuming') return;
+  /**
+   * Hands an intent to the dispatcher. `known` is its record as a lookup found it, or (fresh from
+   * the front) only the revision of its `queued` record; undefined if it has none.
+   */
+  #admit(msg: JsMsg, body: StreamedIntent, known: Known | undefined): void {
+    if (this.#state !== 'consuming' || !this.#deps.fence.holds()) return; // unacknowledged: the next owner has it
+    const stored = known?.record;
     if (stored !== undefined && isFinal(stored.status)) {
       this.#deps.counters.skipped++;
       ack(msg);
@@ -258,7 +302,9 @@ export class OwnedPartition {
     const attempt = stored?.status === 'running' ? stored.attempt + 1 : 1;
     if (attempt > 1) this.#deps.counters.rerun++;
     const storedAt = stored?.submittedAt ?? new Date(Math.floor(msg.info.timestampNanos / 1e6)).toISOString();
-    const item: InFlight = { msg, body, storedAt, attempt, handOff: new AbortController(), started: false, writes: Promise.resolve() };
+    const item: InFlight = {
+      msg, body, storedAt, attempt, handOff: new AbortController(), started: false, refused: false, revision: known?.revision, writes: Promise.resolve(),
+    };
     this.#inflight.set(body.intentId, item);
     let result: ReturnType<Dispatcher['submit']>;
     try {
@@ -267,10 +313,10 @@ export class OwnedPartition {
         signal: item.handOff.signal,
         onStart: (record) => {
           item.started = true;
-          return this.#write(item, record);
+          return this.#start(item, record);
         },
         keep: (_record, outcome) => {
-          if (!(item.handOff.signal.aborted && outcome.status === 'cancelled')) return true;
+          if (!item.refused && !(item.handOff.signal.aborted && outcome.status === 'cancelled')) return true;
           // Cancelled because the partition was handed over: unacknowledged, so the next owner runs it.
           // Dropped only once its `running` write is done (or given up), so no write of ours can land
           // after the next owner's.
@@ -318,8 +364,37 @@ export class OwnedPartition {
     }
   }
 
-  /** Writes the record (retrying while JetStream is unreachable), after this intent's earlier writes. */
-  #write(item: InFlight, record: IntentRecord): Promise<void> {
+  /**
+   * Records the start; true lets the provider be called. False refuses the start (the lease lapsed,
+   * or another owner moved the record): the run is cancelled, its outcome forgotten, and nothing is
+   * acknowledged, so whoever owns the partition now runs it.
+   */
+  async #start(item: InFlight, record: IntentRecord): Promise<boolean> {
+    const outcome = await this.#write(item, record);
+    // Checked again after the write: a pause while it was under way must not end in a provider call.
+    const held = outcome.kind === 'written' && this.#deps.fence.holds();
+    if (held && !item.handOff.signal.aborted) return true;
+    item.refused = true;
+    item.handOff.abort(new Error('start refused: the partition is no longer held here'));
+    if (outcome.kind === 'written' && !held) {
+      // The next owner finds it `running` and runs it with the next attempt.
+      this.#deps.counters.staleRefused++;
+    } else if (outcome.kind === 'moved') {
+      if (isFinal(outcome.current.record.status)) {
+        // Settled already (a copy of a republished intent, or a replay that raced its settlement).
+        this.#deps.counters.skipped++;
+        if (this.#deps.fence.holds()) ack(item.msg);
+      } else if (this.#deps.fence.holds()) {
+        // Another hold wrote it although the lease is ours: a stale owner's write landed late. Its
+        // thread's next intents must not overtake it, so the partition is replayed from the stream.
+        this.#deps.onBroken(new Error(`record of ${item.body.intentId} moved by another owner`));
+      }
+    }
+    return false;
+  }
+
+  /** Writes the record after this intent's earlier writes, retrying while JetStream is unreachable. */
+  #write(item: InFlight, record: IntentRecord): Promise<WriteOutcome> {
     const stored: StoredIntent = {
       intentId: record.intentId, threadId: record.threadId, type: record.type, partition: this.p, status: record.status,
       submittedAt: item.storedAt, attempt: item.attempt, instance: this.#deps.instance, shard: record.shard,
@@ -327,25 +402,58 @@ export class OwnedPartition {
       ...(record.settledAt ? { settledAt: record.settledAt } : {}),
       ...(record.result !== undefined ? { result: record.result } : {}),
       ...(record.error ? { error: record.error } : {}),
+      lease: this.#deps.fence.token,
     };
-    item.writes = item.writes.then(async () => {
-      for (let i = 0; ; i++) {
-        try {
-          return await this.#deps.store.put(stored);
-        } catch (error) {
-          if (this.#abandoned || (this.#abort.signal.aborted && !isFinal(stored.status))) return;
-          this.#deps.log.warn({ partition: this.p, intentId: stored.intentId, err: error }, 'could not write the intent record; retrying');
-          await new Promise((resolve) => setTimeout(resolve, RETRY_MS[Math.min(i, RETRY_MS.length - 1)]));
-        }
-      }
-    });
-    return item.writes;
+    const done = item.writes.then(() => this.#writeNow(item, stored));
+    item.writes = done;
+    return done;
   }
 
-  /** Settled: write the final record, then acknowledge, so a replay finds the record first. */
+  async #writeNow(item: InFlight, stored: StoredIntent): Promise<WriteOutcome> {
+    for (let i = 0; ; i++) {
+      if (!this.#deps.fence.holds()) {
+        this.#deps.counters.staleRefused++;
+        return { kind: 'lapsed' };
+      }
+      // A start of an intent already handed off (its cancel still on its way to the worker) is not recorded.
+      const handedOff = this.#abort.signal.aborted || item.handOff.signal.aborted;
+      if (this.#abandoned || (handedOff && !isFinal(stored.status))) return { kind: 'gone' };
+      let result: UpdateResult;
+      try {
+        result = await this.#deps.store.update(stored, item.revision);
+      } catch (error) {
+        this.#deps.log.warn({ partition: this.p, intentId: stored.intentId, err: error }, 'could not write the intent record; retrying');
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS[Math.min(i, RETRY_MS.length - 1)]));
+        continue;
+      }
+      if (result.ok) {
+        item.revision = result.revision;
+        return { kind: 'written' };
+      }
+      const { current } = result;
+      if (current === undefined || current.record.status === 'queued') {
+        // Expired (and perhaps submitted again under the same intentId): nobody has run it since.
+        item.revision = current?.revision;
+        continue;
+      }
+      // Settled by this very hold before (a duplicate delivery finishing again): nothing to write.
+      if (isFinal(stored.status) && isFinal(current.record.status) && current.record.lease === stored.lease) return { kind: 'written' };
+      this.#deps.counters.staleRefused++;
+      this.#deps.log.warn({ partition: this.p, intentId: stored.intentId, by: current.record.instance, lease: current.record.lease }, 'intent record moved by another owner: write refused');
+      return { kind: 'moved', current };
+    }
+  }
+
+  /**
+   * Settled: write the final record, then acknowledge, so a replay finds the record first. A refused
+   * write is not acknowledged: the record's owner (or the stream's next owner) settles it.
+   */
   #finish(item: InFlight, record: IntentRecord): void {
-    void this.#write(item, record).then(() => {
-      ack(item.msg);
+    void this.#write(item, record).then((outcome) => {
+      if (outcome.kind === 'written' && this.#deps.fence.holds()) ack(item.msg);
+      if (outcome.kind === 'moved' && !isFinal(outcome.current.record.status) && this.#deps.fence.holds()) {
+        this.#deps.onBroken(new Error(`record of ${item.body.intentId} moved by another owner`));
+      }
       this.#drop(item);
     });
   }
@@ -356,10 +464,10 @@ export class OwnedPartition {
   }
 
   /** Looks up a replayed intent's record, retrying while JetStream is unreachable. */
-  async #lookup(intentId: string): Promise<StoredIntent | undefined> {
+  async #lookup(intentId: string): Promise<Versioned | undefined> {
     for (let i = 0; this.#state === 'consuming'; i++) {
       try {
-        return await this.#deps.store.get(intentId);
+        return await this.#deps.store.read(intentId);
       } catch {
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS[Math.min(i, RETRY_MS.length - 1)]));
       }

@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Ajv } from 'ajv';
-import type { NatsConnection } from 'nats';
+import { headers, type NatsConnection } from 'nats';
 import { ConfigError, InvalidIntentError, JetStreamError } from '../../shared/errors.ts';
 import { THREAD_ID_PATTERN, submissionSchema, type Intent, type IntentType } from '../../shared/intents.ts';
 import { IntentStore, type StoredIntent } from './intent-store.ts';
@@ -51,8 +51,12 @@ export type PublishIntent = (intent: IntentMessage) => Promise<PublishResult>;
 
 const THREAD_ID = new RegExp(THREAD_ID_PATTERN);
 const validateSubmission = new Ajv({ allErrors: false, coerceTypes: false, strict: false }).compile(submissionSchema);
-/** The server drops a repeated Nats-Msg-Id only within its duplicate window (2 minutes). */
-const REPUBLISH_WITHIN_MS = 60_000;
+
+/**
+ * The header carrying the revision of the intent's `queued` record, so the consumer can
+ * compare-and-set it to `running` without reading it first (see intent-store.ts).
+ */
+export const RECORD_REVISION_HEADER = 'Lanepool-Record-Revision';
 
 /**
  * Binds to a running deployment's stream and intent bucket (a service instance creates both) and
@@ -84,19 +88,21 @@ export async function publishWith(nc: NatsConnection, topo: Topology, store: Int
   checkSize(nc, body);
   const created = await store.create(record);
   if (!created.created) {
-    const existing = created.existing;
     // The record vanished between the two calls (it expired): treat the id as new again.
-    if (existing === undefined) return publishWith(nc, topo, store, { ...intent, intentId });
+    if (created.existing === undefined) return publishWith(nc, topo, store, { ...intent, intentId });
+    const { record: existing, revision } = created.existing;
     if (existing.threadId !== intent.threadId || existing.type !== intent.type) return { kind: 'conflict', record: existing };
-    // A queued record whose publish may have been lost (the publisher died between the two steps):
-    // publish again while the server can still drop it as a duplicate if the first one did land.
-    if (existing.status === 'queued' && Date.now() - Date.parse(existing.submittedAt) < REPUBLISH_WITHIN_MS) {
-      await publishMessage(nc, topo, body, partition);
-    }
+    // Still queued: its publish may never have been stored (the publisher died between the two
+    // steps, or the publish and the delete both failed while NATS was down), so publish it again,
+    // however old it is. Within the server's duplicate window (2 min) a copy that did land makes
+    // this a no-op; after it, a second copy is harmless: the record has moved on by the time the
+    // copy is consumed (the first copy runs first, in stream order), the consumer's
+    // compare-and-set from this revision fails, and the copy is skipped.
+    if (existing.status === 'queued') await publishMessage(nc, topo, body, partition, revision);
     return { kind: 'duplicate', record: existing };
   }
   try {
-    await publishMessage(nc, topo, body, partition);
+    await publishMessage(nc, topo, body, partition, created.revision);
   } catch (error) {
     // Not known to be stored: forget the record so a retry with the same intentId is a fresh
     // submission. (If it was stored after all, the server drops the retry's publish as a duplicate;
@@ -107,7 +113,7 @@ export async function publishWith(nc: NatsConnection, topo: Topology, store: Int
   return { kind: 'accepted', record };
 }
 
-/** Room left in a message for its headers (Nats-Msg-Id and JetStream's own). */
+/** Room left in a message for its headers (Nats-Msg-Id, the record revision and JetStream's own). */
 const HEADER_ROOM = 512;
 
 /** A message over the server's max_payload would be refused on every retry: refuse it up front. */
@@ -119,10 +125,13 @@ function checkSize(nc: NatsConnection, body: StreamedIntent): void {
   }
 }
 
-async function publishMessage(nc: NatsConnection, topo: Topology, body: StreamedIntent, partition: number): Promise<void> {
+async function publishMessage(nc: NatsConnection, topo: Topology, body: StreamedIntent, partition: number, recordRevision: number): Promise<void> {
+  const hdrs = headers();
+  hdrs.set(RECORD_REVISION_HEADER, String(recordRevision));
   const ack = await jetStreamCall('publish', () => nc.jetstream().publish(subjectOf(topo, partition), JSON.stringify(body), {
     msgID: body.intentId,
     expect: { streamName: topo.stream },
+    headers: hdrs,
   }));
   if (ack.stream !== topo.stream) throw new JetStreamError({ operation: 'publish', detail: `stored in stream ${ack.stream}, not ${topo.stream}` });
 }

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { estimateBytes } from '../payload-size.ts';
 import type { LanePool } from '../pool.ts';
-import { CONTROL_INTENTS, type GatedIntent, type Intent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/intents.ts';
+import { CONTROL_INTENTS, GATE_OPEN, GATE_REFUSED, type GatedIntent, type Intent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/intents.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import type { IntentRecord, IntentRecords, IntentStatus } from './records.ts';
 import type { ThreadEvents } from './thread-events.ts';
@@ -33,9 +33,10 @@ export interface RunHooks {
   signal?: AbortSignal;
   /**
    * The intent has started running; its record says so. If this returns a promise, the provider is
-   * not called until it resolves (it records the start elsewhere first).
+   * not called until it resolves (it records the start elsewhere first); resolving `false` refuses
+   * the start: the provider is never called, and the hook cancels the run through `signal`.
    */
-  onStart?(record: IntentRecord): void | Promise<void>;
+  onStart?(record: IntentRecord): void | Promise<void | boolean>;
   /**
    * Sees the outcome before it is recorded. Returning false forgets the intent instead: no record,
    * event or metric, because it will run again elsewhere (its partition was handed over).
@@ -118,12 +119,12 @@ export class Dispatcher {
         void Promise.resolve().then(() => hooks.onStart!(record)).catch(() => {});
         return;
       }
-      const open = (): void => {
-        Atomics.store(gate, 0, 1);
+      const open = (verdict: void | boolean): void => {
+        Atomics.store(gate, 0, verdict === false ? GATE_REFUSED : GATE_OPEN);
         Atomics.notify(gate, 0);
       };
       // A failed hook still opens the gate: the intent runs; the hook reports its own failure.
-      Promise.resolve().then(() => hooks.onStart!(record)).then(open, open);
+      Promise.resolve().then(() => hooks.onStart!(record)).then(open, () => open());
     };
     // In order: a worker reports an intent's start in the same batch as the settlement of the intent
     // before it on the thread, whose record settles in a promise reaction the pool has already

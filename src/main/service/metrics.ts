@@ -25,6 +25,7 @@ export interface JetStreamFigures {
   skipped: number;
   rerun: number;
   poison: number;
+  staleRefused: number;
   /** 1 while the NATS connection is up. */
   connected: number;
   takeovers: number;
@@ -110,6 +111,7 @@ export class ServiceMetrics {
       jetStream('lanepool_jetstream_connected', 'JetStream mode: 1 while the NATS connection is up, 0 while it is down or reconnecting', (f) => f.connected);
       jetStream('lanepool_jetstream_takeovers', 'JetStream mode: partitions this instance has taken since it started (cumulative)', (f) => f.takeovers);
       jetStream('lanepool_jetstream_leases_lost', 'JetStream mode: partitions given up because their lease could not be renewed in time or was found taken (cumulative)', (f) => f.lost);
+      jetStream('lanepool_jetstream_stale_writes_refused', 'JetStream mode: intent starts and record writes refused because this instance no longer held the partition: its lease had lapsed, or another owner had moved the record (cumulative)', (f) => f.staleRefused);
       jetStream('lanepool_jetstream_poison', 'JetStream mode: stream messages that were not intents, terminated (cumulative)', (f) => f.poison);
     }
   }
