@@ -72,4 +72,25 @@ describe('a caller signal', () => {
     expect(result.ok || result.error.code).toBe('ERR_LANE_CANCELLED');
     expect(pool.stats().lanes).toBe(0);
   });
+
+  // The reason is the caller's value: String() of a null-prototype object throws, and so may a toString.
+  it('rejects, never throws, when already aborted with a reason that cannot be printed', async () => {
+    const controller = new AbortController();
+    controller.abort(Object.create(null));
+    let result;
+    expect(() => (result = outcome(pool.run('s4', { op: 'echo' }, { signal: controller.signal })))).not.toThrow();
+    expect((await result!)).toMatchObject({ ok: false, error: { code: 'ERR_LANE_CANCELLED' } });
+  });
+
+  it('cancels a running task whose signal aborts with a reason whose toString throws', async () => {
+    const gate = new Gate();
+    const controller = new AbortController();
+    const running = outcome(pool.run('s5', { op: 'wait-abort', abortGate: gate.buffer, startedGate: gate.buffer, startedSlot: 1 }, { signal: controller.signal }));
+    await gate.reached(1);
+    // Before the fix the abort listener threw here: an uncaught exception, and the task stayed running.
+    controller.abort({ toString() { throw new Error('unprintable'); } });
+    expect(await running).toMatchObject({ ok: false, error: { code: 'ERR_LANE_CANCELLED' } });
+    await gate.reached(0);
+    expect(gate.value(0)).toBe(2);
+  });
 });

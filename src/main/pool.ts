@@ -255,8 +255,17 @@ export class LanePool<P = unknown, R = unknown> {
   }
 }
 
+/**
+ * The reason is the caller's value, read in run() and in an abort listener, where a throw would
+ * escape run() or become an uncaught exception that leaves the task running: a message getter or
+ * toString that throws (or a null-prototype object) is described by `messageOf` instead.
+ */
 function abortReason(signal: AbortSignal): string {
   const reason: unknown = signal.reason;
-  if (reason instanceof Error) return `signal aborted: ${reason.message}`;
-  return reason === undefined ? 'signal aborted' : `signal aborted: ${String(reason)}`;
+  if (reason === undefined) return 'signal aborted';
+  try {
+    return `signal aborted: ${reason instanceof Error ? reason.message : String(reason)}`;
+  } catch {
+    return `signal aborted: ${messageOf(reason)}`;
+  }
 }

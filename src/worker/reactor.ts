@@ -150,7 +150,9 @@ async function ensureSession(key: string, thread: ThreadState, call: CallBase, s
  * time; a failure is counted in `sessionStopFailures`, never thrown into a lane.
  */
 async function stopInBackground(session: ProviderSession, intentId: string): Promise<void> {
-  const stop = provider.stopSession(session, { signal: AbortSignal.timeout(BACKGROUND_STOP_MS), intentId, attempt: 1 });
+  // Called inside a promise: a stopSession that throws synchronously, or returns no promise at all,
+  // must become a counted failure or success here, not a rejection nobody handles (which kills the worker).
+  const stop = Promise.resolve().then(() => provider.stopSession(session, { signal: AbortSignal.timeout(BACKGROUND_STOP_MS), intentId, attempt: 1 }));
   if (!(await within(stop, BACKGROUND_STOP_MS))) stopFailures++;
 }
 

@@ -6,6 +6,7 @@ import type { Service } from '../../src/main/service/server.ts';
 import { http, startTestService, submit } from './helpers.ts';
 
 const LEDGER = fileURLToPath(new URL('../fixtures/session-ledger-provider.mjs', import.meta.url));
+const SYNC_STOP = fileURLToPath(new URL('../fixtures/sync-stop-provider.mjs', import.meta.url));
 
 let service: Service | undefined;
 afterEach(async () => {
@@ -79,6 +80,16 @@ describe('worker-side sessions', () => {
     const done = (await holding).body;
     expect(done).toMatchObject({ status: 'completed', result: { sessionId: held.sessionId, cursor: '2' } });
     expect(done.result.output.stopped).not.toContain(held.sessionId);
+  });
+
+  // Before the fix, eviction read `.then` of the returned undefined (or let the throw out) in a
+  // background promise: an unhandled rejection that crashed the worker, failing the evicting turn
+  // with ERR_SHARD_RESTARTED and dropping every session of the shard.
+  it('evicting a session whose provider stopSession is synchronous (returns nothing, or throws) keeps the worker', async () => {
+    const svc = await start({ handler: SYNC_STOP, maxSessionsPerWorker: 1 });
+    for (const threadId of ['plain', 'throw', 'plain', 'throw', 'other']) await turn(svc, threadId);
+    expect(svc.pool.stats().restarts).toBe(0);
+    await eventually(svc, (stats) => stats.sessionsEvictedCap === 4 && stats.sessionStopFailures === 2);
   });
 
   it('evicts and stops a session idle for --session-idle-ms', async () => {

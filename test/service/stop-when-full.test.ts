@@ -1,5 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Service } from '../../src/main/service/server.ts';
+import { settlesWithin } from '../helpers.ts';
 import { http, startTestService, submit } from './helpers.ts';
 
 describe('service: full of hung starts (--max-queued 10)', () => {
@@ -43,5 +45,27 @@ describe('service: full of hung starts (--max-queued 10)', () => {
     const again = await submit(service, threads[2]!, { type: 'thread.turn.start', payload: { input: 'fresh' } }, true);
     expect(again.status).toBe(200);
     expect(again.body.status).toBe('completed');
+  });
+});
+
+describe('service: thread reads while a provider freezes its worker (watchdog off, --max-queued-control 1)', () => {
+  let service: Service;
+  beforeAll(async () => (service = await startTestService({
+    handler: fileURLToPath(new URL('../fixtures/spinning-provider.mjs', import.meta.url)), shards: 1, stallTimeoutMs: 0, maxQueuedControl: 1,
+  })));
+  afterAll(() => service.shutdown());
+
+  it('answers session "unknown" without waiting for the worker, and gives the control allowance back to a stop', async () => {
+    expect((await submit(service, 'frozen', { type: 'thread.turn.start', payload: { input: 'spin' } })).status).toBe(202);
+    // Frozen once the worker no longer answers a probe.
+    let answered = true;
+    for (let probe = 0; answered && probe < 100; probe++) answered = (await service.pool.inspect({ timeoutMs: 200 }))[0] !== undefined;
+    expect(answered).toBe(false);
+    // Before the fix the read's control task waited for a start that never came, holding the one
+    // control slot: the GET never answered and every stop got 429.
+    const read = await settlesWithin(http(service, 'GET', '/v1/threads/reader'), 'GET /v1/threads/reader', 15_000);
+    expect(read.body).toMatchObject({ threadId: 'reader', session: 'unknown' });
+    const stop = await submit(service, 'reader', { type: 'thread.session.stop', payload: {} });
+    expect(stop.status).toBe(202);
   });
 });

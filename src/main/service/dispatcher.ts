@@ -164,7 +164,11 @@ export class Dispatcher {
   async describe(threadId: string): Promise<ThreadView | undefined> {
     if (this.#pool.checkAdmission(threadId, 'control') !== undefined) return undefined;
     try {
-      return (await this.#pool.run(threadId, { type: 'lanepool.thread.describe' }, { priority: 'control', timeoutMs: DESCRIBE_TIMEOUT_MS })) as ThreadView;
+      // A signal, not `timeoutMs`: a deadline counts from the task's start, and a frozen worker never
+      // starts it, so the read would wait for the watchdog (forever with it off) while holding a slot
+      // of the control allowance that stops need. The signal drops it, started or not.
+      const signal = AbortSignal.timeout(DESCRIBE_TIMEOUT_MS);
+      return (await this.#pool.run(threadId, { type: 'lanepool.thread.describe' }, { priority: 'control', signal })) as ThreadView;
     } catch {
       return undefined;
     }
