@@ -37,6 +37,8 @@ describe('service config', () => {
     ['a headers timeout over the request timeout', ['--request-timeout-ms', '1000', '--headers-timeout-ms', '2000'], {}, /invalid --headers-timeout-ms .*must be <= --request-timeout-ms \(1000\), got 2000/],
     ['a body limit under 1024 bytes', ['--body-limit', '1023'], {}, /invalid --body-limit .*must be >= 1024/],
     ['a short token', ['--token', 'abc'], {}, /invalid --token .*must NOT have fewer than 8 characters/],
+    // Header parsing trims whitespace around the token, so such a token could never match.
+    ['a token with surrounding whitespace', ['--token', 'abcdefgh '], {}, /invalid --token .*must match pattern/],
     ['a missing handler file', ['--handler', '/nope/provider.mjs'], {}, /invalid --handler .*no file at/],
     ['an unknown flag', ['--prot', '1'], {}, /Unknown option '--prot'/],
     ['a stall timeout below the floor', [], { LANEPOOL_STALL_TIMEOUT_MS: '99' }, /invalid --stall-timeout-ms \(LANEPOOL_STALL_TIMEOUT_MS\): must be 0 \(off\) or at least 100, got 99/],
