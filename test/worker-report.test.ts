@@ -56,7 +56,9 @@ describe('pool.inspect() worker reports', () => {
       const blocked = pool.run(key!, { op: 'block', gate: gate.buffer });
       // Once the block has started, the worker reads no more messages until the gate opens.
       await gate.reached(1);
-      const reports = await pool.inspect({ timeoutMs: 200 });
+      await pool.ready();
+      // Generous for the live worker on a busy machine; the frozen one cannot answer however long it gets.
+      const reports = await pool.inspect({ timeoutMs: 3_000 });
       expect(reports[shard]).toBeUndefined();
       expect(reports[1 - shard]).toMatchObject({ lanes: 0 });
       gate.open();
