@@ -17,6 +17,7 @@
  * thread-safe and needs no locks, because one thread owns it.
  */
 import { LaneCancelledError, LaneTimeoutError } from '../shared/errors.ts';
+import type { TransferListItem } from 'node:worker_threads';
 import type { Handler, HandlerContext } from '../shared/handler.ts';
 import type { WorkerLaneStats } from '../shared/protocol.ts';
 import { Fifo } from './fifo.ts';
@@ -33,7 +34,7 @@ export interface LaneTask {
 }
 
 export type Outcome =
-  | { kind: 'ok'; value: unknown }
+  | { kind: 'ok'; value: unknown; transfer?: readonly TransferListItem[] }
   | { kind: 'error'; error: unknown }
   | { kind: 'timeout'; timeoutMs: number }
   | { kind: 'cancelled'; reason: string };
@@ -68,6 +69,8 @@ interface Entry {
   /** Created on first read of `ctx.signal`, so handlers that never look at it cost nothing. */
   controller: AbortController | undefined;
   abortReason: Error | undefined;
+  /** What the handler asked to move with its result (`ctx.transfer`). */
+  transfer: readonly TransferListItem[] | undefined;
 }
 
 export class Lanes {
@@ -94,7 +97,7 @@ export class Lanes {
       lane = { key: task.key, head: null, controls: null, queue: new Fifo() };
       this.#lanes.set(task.key, lane);
     }
-    const entry: Entry = { task, lane, state: 'queued', timer: undefined, controller: undefined, abortReason: undefined };
+    const entry: Entry = { task, lane, state: 'queued', timer: undefined, controller: undefined, abortReason: undefined, transfer: undefined };
     this.#byId.set(task.id, entry);
     if (task.control) {
       (lane.controls ??= new Set()).add(entry);
@@ -184,7 +187,7 @@ export class Lanes {
     }
     // Settle in a later microtask even for a synchronous handler: no recursion through #pump.
     Promise.resolve(result).then(
-      (value) => this.#handlerSettled(entry, { kind: 'ok', value }),
+      (value) => this.#handlerSettled(entry, entry.transfer === undefined ? { kind: 'ok', value } : { kind: 'ok', value, transfer: entry.transfer }),
       (error: unknown) => this.#handlerSettled(entry, { kind: 'error', error }),
     );
   }
@@ -243,6 +246,10 @@ export class Lanes {
           if (entry.abortReason !== undefined) entry.controller.abort(entry.abortReason);
         }
         return entry.controller.signal;
+      },
+      transfer(list: readonly TransferListItem[]): void {
+        if (!Array.isArray(list)) throw new TypeError(`ctx.transfer() takes an array, got ${typeof list}`);
+        entry.transfer = list;
       },
     };
   }
