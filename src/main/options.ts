@@ -119,8 +119,8 @@ export interface RunOptions {
    * Objects in the payload to move to the worker instead of copying (`ArrayBuffer`, `MessagePort`,
    * ...), as `postMessage`'s transfer list: they are unusable on this thread once `run()` returns.
    * A task whose worker dies before starting it cannot be sent again with them (they left with the
-   * old worker), so it rejects with `DataCloneError`. To move a result back, the handler calls
-   * `ctx.transfer(list)`.
+   * old worker), so it rejects with `ShardRestartedError` instead of being replayed. To move a result
+   * back, the handler calls `ctx.transfer(list)`.
    */
   transferList?: readonly TransferListItem[];
 }

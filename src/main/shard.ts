@@ -391,6 +391,11 @@ export class Shard {
         this.#settle(task, 'failed', new ShardRestartedError({ shard: this.id, key: task.key, reason, detail }));
         continue;
       }
+      // Its transfer list went to the old worker: sent again, the payload would arrive detached (empty).
+      if (task.transfer !== undefined && task.transfer.length > 0) {
+        this.#settle(task, 'failed', new ShardRestartedError({ shard: this.id, key: task.key, reason, detail: `${detail}; its transferred payload left with the old worker` }));
+        continue;
+      }
       if (hadStarted) {
         task.attempts++;
         task.message.attempt++;
@@ -401,9 +406,7 @@ export class Shard {
         if (--this.#running === 0) this.#utilization.idle(performance.now());
       }
       replayed++;
-      // A transfer list that already left with the old worker is detached: the post then fails and
-      // the task settles as DataCloneError (see RunOptions.transferList).
-      this.#worker.send(task.message, task.transfer);
+      this.#worker.send(task.message);
       observed?.push({ id: task.id, key: task.key, attempt: task.message.attempt });
     }
     this.#replayed += replayed;
