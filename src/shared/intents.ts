@@ -53,7 +53,11 @@ export interface DescribeThread {
  * waits until the main thread stores 1 in `startGate[0]`, after the intent's running record is
  * written, so a rerun after a crash always knows the first run began (ctx.attempt is then 2).
  */
-export type GatedIntent = Intent & { startGate?: SharedArrayBuffer };
+export type GatedIntent = Intent & {
+  startGate?: SharedArrayBuffer;
+  /** The intent span's W3C traceparent, when tracing is on: provider calls in the worker run under it. */
+  traceparent?: string;
+};
 
 export type ReactorTask = GatedIntent | DescribeThread;
 
