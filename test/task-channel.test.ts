@@ -57,6 +57,14 @@ describe('diagnostics channels', () => {
     expect(t2).toEqual(['start', 'end', 'error', 'asyncStart', 'asyncEnd']);
   });
 
+  it('raises the traced attempt when a retry: idempotent task runs again on a replacement worker', async () => {
+    const counter = new SharedArrayBuffer(4);
+    const seen = await traced(pool, async () => {
+      expect(await pool.run('t6', { op: 'crash-once', counter, reportAttempt: true }, { retry: 'idempotent' })).toEqual({ survived: true, attempt: 2 });
+    });
+    expect(seen.map(([phase, c]) => `${phase}:${c.attempt}`)).toEqual(['start:1', 'end:1', 'asyncStart:2', 'asyncEnd:2']);
+  });
+
   it('publishes nothing for a task once the subscriber has left', async () => {
     const seen = await traced(pool, async () => {});
     await pool.run('t5', { op: 'echo' });

@@ -56,6 +56,11 @@ describe('transferList and ctx.transfer', () => {
     expect(await copiedBehind).toEqual({ ok: true, value: 32 });
   });
 
+  it('rejects with DataCloneError when the handler names something that cannot be transferred, and the shard goes on', async () => {
+    expect(await outcome(pool.run('k', { op: 'bad-transfer' }))).toMatchObject({ ok: false, error: { code: 'ERR_DATA_CLONE' } });
+    expect(await pool.run('k', { op: 'length', buffer: new ArrayBuffer(3) })).toBe(3);
+  });
+
   it('refuses a transferList that is not an array, naming the option', async () => {
     const result = await outcome(pool.run('k', { op: 'length', buffer: new ArrayBuffer(1) }, { transferList: 'no' as never }));
     expect(result.ok).toBe(false);
