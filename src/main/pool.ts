@@ -15,7 +15,7 @@ import type { PendingTask } from './pending-task.ts';
 import { estimateBytes } from './payload-size.ts';
 import { shardFor } from './routing.ts';
 import { Shard, type ShardStateEvent, type ShardStats } from './shard.ts';
-import { Timings, summarize, type Timing } from './timing.ts';
+import { merged, type Timing } from './timing.ts';
 import { unlessAborted, waitFor } from './waiting.ts';
 import { Watchdog } from './watchdog.ts';
 
@@ -64,7 +64,6 @@ const COUNTERS = Object.keys({
 export class LanePool<P = unknown, R = unknown> extends EventEmitter<LanePoolEvents> {
   readonly #options: ResolvedOptions;
   readonly #shards: Shard[];
-  readonly #timings = new Timings();
   /** Whole-pool drains waiting for `#pending` to reach 0. */
   readonly #drainWaiters = new Set<() => void>();
   /*
@@ -91,7 +90,6 @@ export class LanePool<P = unknown, R = unknown> extends EventEmitter<LanePoolEve
     this.#options = resolvePoolOptions(options);
     const owner = {
       pool: this,
-      timings: this.#timings,
       settled: (task: PendingTask): void => this.#onSettled(task),
       stateChanged: (event: ShardStateEvent): void => this.#emitState(event),
     };
@@ -279,15 +277,16 @@ export class LanePool<P = unknown, R = unknown> extends EventEmitter<LanePoolEve
 
   /**
    * A snapshot of the pool's counters, timings and utilization. Cheap: read from the main thread's
-   * own bookkeeping and fixed-size histograms, without asking the workers.
+   * own bookkeeping and fixed-size histograms (the pool-wide ones merged from the shards' at this
+   * call), without asking the workers.
    */
   stats(): PoolStats {
     const shards = this.#shards.map((shard) => shard.stats());
     const totals = Object.fromEntries(COUNTERS.map((field) => [field, shards.reduce((sum, s) => sum + s[field], 0)]));
     return {
       shards, ...(totals as Record<Counter, number>),
-      wait: summarize(this.#timings.wait),
-      run: summarize(this.#timings.run),
+      wait: merged(this.#shards.map((shard) => shard.timings), 'wait'),
+      run: merged(this.#shards.map((shard) => shard.timings), 'run'),
       utilization: shards.reduce((sum, s) => sum + s.utilization, 0) / shards.length,
     };
   }

@@ -39,8 +39,6 @@ export interface ShardOwner {
   /** Every settlement, once per task. */
   settled(task: PendingTask): void;
   stateChanged(event: ShardStateEvent): void;
-  /** Pool-wide histograms, recorded alongside the shard's own. */
-  readonly timings: Timings;
 }
 
 export interface ShardStats {
@@ -96,7 +94,8 @@ export class Shard {
   readonly #pool: object;
   readonly #owner: ShardOwner;
   readonly #worker: ShardWorker;
-  readonly #timings: Timings;
+  /** Wait and run histograms; the pool merges the shards' for its own figures. */
+  readonly timings = new Timings();
   readonly #utilization = new Utilization();
   /** Per-key drains waiting for their key's entry in `#keys` to go. */
   readonly #idleWaiters = new Map<string, Set<() => void>>();
@@ -118,7 +117,6 @@ export class Shard {
     this.id = id;
     this.#pool = owner.pool;
     this.#owner = owner;
-    this.#timings = new Timings(owner.timings);
     this.#worker = new ShardWorker(id, options, {
       message: (batch) => this.#receive(batch),
       down: () => this.#down(),
@@ -262,8 +260,8 @@ export class Shard {
       replayed: this.#replayed,
       restartsByReason,
       state: this.#worker.state,
-      wait: summarize(this.#timings.wait),
-      run: summarize(this.#timings.run),
+      wait: summarize(this.timings.wait),
+      run: summarize(this.timings.run),
       utilization: this.#utilization.read(this.#running > 0),
     };
   }
@@ -291,7 +289,7 @@ export class Shard {
           if (task !== undefined && !task.started) {
             task.started = true;
             task.startedAt = now;
-            this.#timings.recordWait(now - task.acceptedAt);
+            this.timings.recordWait(now - task.acceptedAt);
             if (this.#running++ === 0) this.#utilization.busy(now);
             if (task.onStart !== undefined) notifyStart(task.onStart);
           }
@@ -336,7 +334,7 @@ export class Shard {
     }
     if (task.started) {
       const now = at ?? performance.now();
-      this.#timings.recordRun(now - task.startedAt);
+      this.timings.recordRun(now - task.startedAt);
       if (--this.#running === 0) this.#utilization.idle(now);
     }
     task.detachSignal?.();

@@ -235,22 +235,40 @@ export class Lanes {
   }
 
   #context(entry: Entry): HandlerContext {
-    const shard = this.#shard;
-    return {
-      key: entry.task.key,
-      shard,
-      attempt: entry.task.attempt ?? 1,
-      get signal(): AbortSignal {
-        if (entry.controller === undefined) {
-          entry.controller = new AbortController();
-          if (entry.abortReason !== undefined) entry.controller.abort(entry.abortReason);
-        }
-        return entry.controller.signal;
-      },
-      transfer(list: readonly TransferListItem[]): void {
-        if (!Array.isArray(list)) throw new TypeError(`ctx.transfer() takes an array, got ${typeof list}`);
-        entry.transfer = list;
-      },
-    };
+    return new LaneContext(entry, this.#shard);
+  }
+
+}
+
+/**
+ * A handler's `ctx`. A class, not a literal: its accessor and method live once on the prototype
+ * instead of being made again for every task.
+ */
+class LaneContext implements HandlerContext {
+  readonly key: string;
+  readonly shard: number;
+  readonly attempt: number;
+  readonly #entry: Entry;
+
+  constructor(entry: Entry, shard: number) {
+    this.key = entry.task.key;
+    this.shard = shard;
+    this.attempt = entry.task.attempt ?? 1;
+    this.#entry = entry;
+  }
+
+  /** Created on first read, so handlers that never look at it cost nothing. */
+  get signal(): AbortSignal {
+    const entry = this.#entry;
+    if (entry.controller === undefined) {
+      entry.controller = new AbortController();
+      if (entry.abortReason !== undefined) entry.controller.abort(entry.abortReason);
+    }
+    return entry.controller.signal;
+  }
+
+  transfer(list: readonly TransferListItem[]): void {
+    if (!Array.isArray(list)) throw new TypeError(`ctx.transfer() takes an array, got ${typeof list}`);
+    this.#entry.transfer = list;
   }
 }
