@@ -32,6 +32,12 @@ describe('transferList and ctx.transfer', () => {
     expect(await pool.run('k', { op: 'sent-lengths' })).toEqual([0, 2048]);
   });
 
+  it('lets a handler destructure transfer from its context', async () => {
+    const moved = (await pool.run('k', { op: 'send-back', bytes: 512, transfer: 'destructured' })) as ArrayBuffer;
+    expect(moved.byteLength).toBe(512);
+    expect(await pool.run('k', { op: 'sent-lengths' })).toEqual([0, 2048, 0]);
+  });
+
   it('keeps neighbours in the same batch when one transfer list is unusable', async () => {
     const view = new Uint8Array(8); // a view, not its buffer: postMessage refuses it
     const good = new ArrayBuffer(16);

@@ -241,8 +241,9 @@ export class Lanes {
 }
 
 /**
- * A handler's `ctx`. A class, not a literal: its accessor and method live once on the prototype
- * instead of being made again for every task.
+ * A handler's `ctx`. A class, not a literal: its accessors live once on the prototype instead of
+ * being made again for every task. Both hand out what they return bound to the task, so a handler
+ * may destructure `ctx` (`{ key, signal, transfer }`).
  */
 class LaneContext implements HandlerContext {
   readonly key: string;
@@ -267,8 +268,15 @@ class LaneContext implements HandlerContext {
     return entry.controller.signal;
   }
 
-  transfer(list: readonly TransferListItem[]): void {
-    if (!Array.isArray(list)) throw new TypeError(`ctx.transfer() takes an array, got ${typeof list}`);
-    this.#entry.transfer = list;
+  /**
+   * A getter handing out a function bound to this task, so `const { transfer } = ctx` works as a
+   * method on the prototype would not; made only for handlers that reach for it.
+   */
+  get transfer(): (list: readonly TransferListItem[]) => void {
+    const entry = this.#entry;
+    return (list) => {
+      if (!Array.isArray(list)) throw new TypeError(`ctx.transfer() takes an array, got ${typeof list}`);
+      entry.transfer = list;
+    };
   }
 }
