@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
-import type { ResourceLimits } from 'node:worker_threads';
+import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
 import { messageOf } from '../shared/errors.ts';
 
 export interface LanePoolOptions {
@@ -115,11 +115,31 @@ export interface RunOptions {
    * body's length). Without it the pool counts `estimateBytes(payload)`.
    */
   bytes?: number;
+  /**
+   * Objects in the payload to move to the worker instead of copying (`ArrayBuffer`, `MessagePort`,
+   * ...), as `postMessage`'s transfer list: they are unusable on this thread once `run()` returns.
+   * A task whose worker dies before starting it cannot be sent again with them (they left with the
+   * old worker), so it rejects with `ShardRestartedError` instead of being replayed. To move a result
+   * back, the handler calls `ctx.transfer(list)`.
+   */
+  transferList?: readonly TransferListItem[];
 }
 
 export interface DrainOptions {
-  /** Reject with `DrainTimeoutError` if the pool is not drained within this many ms. */
+  /** Reject with `DrainTimeoutError` if the pool (or the key) is not drained within this many ms. */
   timeoutMs?: number;
+  /** Aborting it rejects the drain with `signal.reason`; the tasks are not touched. */
+  signal?: AbortSignal;
+  /**
+   * Wait for this key alone: resolve once it has no queued or running task, tasks added meanwhile
+   * included, whatever other keys are doing.
+   */
+  key?: string;
+}
+
+export interface ReadyOptions {
+  /** Aborting it rejects `ready()` with `signal.reason`; the workers keep loading. */
+  signal?: AbortSignal;
 }
 
 export interface InspectOptions {
@@ -130,6 +150,11 @@ export interface InspectOptions {
 export interface CloseOptions {
   /** Cancel queued and running tasks instead of waiting for them. @default false */
   force?: boolean;
+  /**
+   * Aborting it rejects this `close()` with `signal.reason`. The pool stays closed to new tasks and
+   * goes on waiting for the accepted ones; `close({ force: true })` then ends them.
+   */
+  signal?: AbortSignal;
 }
 
 /** Options after validation and defaults. */
@@ -181,7 +206,7 @@ const POOL_OPTIONS = new Set([
   'handler', 'shards', 'taskTimeoutMs', 'maxQueuedPerKey', 'maxQueued', 'maxQueuedBytes', 'maxQueuedBytesPerKey', 'maxQueuedControl',
   'resourceLimits', 'handlerData', 'stallTimeoutMs', 'loadTimeoutMs',
 ]);
-const RUN_OPTIONS = new Set(['timeoutMs', 'signal', 'priority', 'onStart', 'retry', 'attempt', 'bytes']);
+const RUN_OPTIONS = new Set(['timeoutMs', 'signal', 'priority', 'onStart', 'retry', 'attempt', 'bytes', 'transferList']);
 const MAX_ATTEMPT = 1_000_000;
 
 export function resolvePoolOptions(options: LanePoolOptions): ResolvedOptions {
@@ -223,10 +248,11 @@ export interface ResolvedRun {
   attempt: number;
   /** The caller's `bytes`, or undefined to estimate from the payload. */
   bytes: number | undefined;
+  transfer: readonly TransferListItem[] | undefined;
 }
 
 export function resolveRunOptions(options: RunOptions | undefined, defaultTimeoutMs: number): ResolvedRun {
-  if (options === undefined) return { timeoutMs: defaultTimeoutMs, signal: undefined, control: false, onStart: undefined, retry: false, attempt: 1, bytes: undefined };
+  if (options === undefined) return { timeoutMs: defaultTimeoutMs, signal: undefined, control: false, onStart: undefined, retry: false, attempt: 1, bytes: undefined, transfer: undefined };
   if (options === null || typeof options !== 'object') throw new TypeError(`run options must be an object, got ${show(options)}`);
   rejectUnknown(options, RUN_OPTIONS, 'run options');
   const { signal, priority, onStart, retry } = options;
@@ -236,8 +262,9 @@ export function resolveRunOptions(options: RunOptions | undefined, defaultTimeou
   if (onStart !== undefined && typeof onStart !== 'function') {
     throw new TypeError(`options.onStart must be a function, got ${show(onStart)}`);
   }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`options.signal must be an AbortSignal, got ${show(signal)}`);
+  checkSignal(signal);
+  if (options.transferList !== undefined && !Array.isArray(options.transferList)) {
+    throw new TypeError(`options.transferList must be an array, got ${show(options.transferList)}`);
   }
   if (priority !== undefined && priority !== 'normal' && priority !== 'control') {
     throw new TypeError(`options.priority must be 'normal' or 'control', got ${show(priority)}`);
@@ -250,7 +277,14 @@ export function resolveRunOptions(options: RunOptions | undefined, defaultTimeou
     retry: retry === 'idempotent',
     attempt: integer('options.attempt', options.attempt ?? 1, 1, MAX_ATTEMPT),
     bytes: options.bytes === undefined ? undefined : integer('options.bytes', options.bytes, 0, Number.MAX_SAFE_INTEGER),
+    transfer: options.transferList,
   };
+}
+
+function checkSignal(signal: unknown): asserts signal is AbortSignal | undefined {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`options.signal must be an AbortSignal, got ${show(signal)}`);
+  }
 }
 
 /** Throws a TypeError or RangeError naming `key` if it is not a usable key. */
@@ -263,12 +297,29 @@ export function checkKey(key: unknown): asserts key is string {
   }
 }
 
-export function checkDrainOptions(options: DrainOptions | undefined): number | undefined {
-  if (options === undefined) return undefined;
+export interface ResolvedDrain {
+  timeoutMs: number | undefined;
+  signal: AbortSignal | undefined;
+  key: string | undefined;
+}
+
+export function checkDrainOptions(options: DrainOptions | undefined): ResolvedDrain {
+  if (options === undefined) return { timeoutMs: undefined, signal: undefined, key: undefined };
   if (options === null || typeof options !== 'object') throw new TypeError(`drain options must be an object, got ${show(options)}`);
-  rejectUnknown(options, new Set(['timeoutMs']), 'drain options');
-  if (options.timeoutMs === undefined) return undefined;
-  return integer('options.timeoutMs', options.timeoutMs, 0, MAX_TIMEOUT_MS);
+  rejectUnknown(options, new Set(['timeoutMs', 'signal', 'key']), 'drain options');
+  const { signal, key } = options;
+  checkSignal(signal);
+  if (key !== undefined) checkKey(key);
+  const timeoutMs = options.timeoutMs === undefined ? undefined : integer('options.timeoutMs', options.timeoutMs, 0, MAX_TIMEOUT_MS);
+  return { timeoutMs, signal, key };
+}
+
+export function checkReadyOptions(options: ReadyOptions | undefined): AbortSignal | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object') throw new TypeError(`ready options must be an object, got ${show(options)}`);
+  rejectUnknown(options, new Set(['signal']), 'ready options');
+  checkSignal(options.signal);
+  return options.signal;
 }
 
 export function checkInspectOptions(options: InspectOptions | undefined): number | undefined {
@@ -279,14 +330,15 @@ export function checkInspectOptions(options: InspectOptions | undefined): number
   return integer('options.timeoutMs', options.timeoutMs, 0, MAX_TIMEOUT_MS);
 }
 
-export function checkCloseOptions(options: CloseOptions | undefined): boolean {
-  if (options === undefined) return false;
+export function checkCloseOptions(options: CloseOptions | undefined): { force: boolean; signal: AbortSignal | undefined } {
+  if (options === undefined) return { force: false, signal: undefined };
   if (options === null || typeof options !== 'object') throw new TypeError(`close options must be an object, got ${show(options)}`);
-  rejectUnknown(options, new Set(['force']), 'close options');
+  rejectUnknown(options, new Set(['force', 'signal']), 'close options');
   if (options.force !== undefined && typeof options.force !== 'boolean') {
     throw new TypeError(`options.force must be a boolean, got ${show(options.force)}`);
   }
-  return options.force === true;
+  checkSignal(options.signal);
+  return { force: options.force === true, signal: options.signal };
 }
 
 function resolveHandler(handler: unknown): string {

@@ -1,4 +1,6 @@
+import type { TransferListItem } from 'node:worker_threads';
 import type { RunMessage } from '../shared/protocol.ts';
+import type { TaskContext } from './channels.ts';
 
 /** The main thread's record of one accepted `run()` that has not settled yet. Owned by its Shard. */
 export interface PendingTask {
@@ -24,4 +26,11 @@ export interface PendingTask {
   onStart: (() => void) | undefined;
   /** Removes the caller's abort listener, if one was added. */
   detachSignal: (() => void) | undefined;
+  /** The caller's `transferList`: moved, not copied, with the message (once: see RunOptions). */
+  readonly transfer: readonly TransferListItem[] | undefined;
+  /** `performance.now()` at acceptance, and when the worker reported the start: for `stats()` timings. */
+  readonly acceptedAt: number;
+  startedAt: number;
+  /** The `lanepool:task` context, while someone traces tasks. */
+  readonly trace: TaskContext | undefined;
 }

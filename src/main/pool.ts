@@ -2,39 +2,70 @@
  * LanePool: routes each task by key to a fixed shard (worker thread), where the key's lane runs its
  * tasks one at a time, in order, while other keys run concurrently.
  */
+import { EventEmitter } from 'node:events';
 import { DataCloneError, DrainTimeoutError, LaneCancelledError, PoolClosedError, QueueFullError, messageOf } from '../shared/errors.ts';
+import type { HandlerContext, PayloadOf, ResultOf } from '../shared/handler.ts';
 import {
-  checkCloseOptions, checkDrainOptions, checkInspectOptions, checkKey, resolvePoolOptions, resolveRunOptions,
-  type CloseOptions, type DrainOptions, type InspectOptions, type LanePoolOptions, type ResolvedOptions, type RunOptions,
+  checkCloseOptions, checkDrainOptions, checkInspectOptions, checkKey, checkReadyOptions, resolvePoolOptions, resolveRunOptions,
+  type CloseOptions, type DrainOptions, type InspectOptions, type LanePoolOptions, type ReadyOptions, type ResolvedOptions, type ResolvedRun, type RunOptions,
 } from './options.ts';
 import type { WorkerReport } from '../shared/protocol.ts';
+import { drainObserved, publishDrain, taskChannel, type TaskContext } from './channels.ts';
 import type { PendingTask } from './pending-task.ts';
 import { estimateBytes } from './payload-size.ts';
 import { shardFor } from './routing.ts';
-import { Shard, type ShardStats } from './shard.ts';
+import { Shard, type ShardStateEvent, type ShardStats } from './shard.ts';
+import { merged, type Timing } from './timing.ts';
+import { unlessAborted, waitFor } from './waiting.ts';
 import { Watchdog } from './watchdog.ts';
 
-type Counter = Exclude<keyof ShardStats, 'id' | 'state' | 'restartsByReason'>;
+type Counter = Exclude<keyof ShardStats, 'id' | 'state' | 'restartsByReason' | 'wait' | 'run' | 'utilization'>;
 
 /** Pool-wide totals of every shard counter, plus one entry per shard. */
 export interface PoolStats extends Record<Counter, number> {
   shards: ShardStats[];
+  /** Pool-wide: from acceptance to the handler's start, in ms. */
+  wait: Timing;
+  /** Pool-wide: from the handler's start to settlement, in ms. */
+  run: Timing;
+  /** The shards' mean utilization (0 to 1). */
+  utilization: number;
 }
+
+/** The events a LanePool emits (`pool.on(name, listener)`). */
+export interface LanePoolEvents {
+  /** A shard's worker changed state (starting, ready, recovering, backoff, failed, closed). */
+  shardState: [event: ShardStateEvent];
+}
+
+type AnyHandler = (payload: never, ctx: HandlerContext) => unknown;
+/** `P` itself, or the payload of the handler (or handler module) `P` is the type of. */
+export type PoolPayload<P> = [P] extends [AnyHandler] ? PayloadOf<P> : [P] extends [{ default: infer H extends AnyHandler }] ? PayloadOf<H> : P;
+/** `R`, or the result of the handler (or handler module) `P` is the type of. */
+export type PoolResult<P, R> = [P] extends [AnyHandler] ? ResultOf<P> : [P] extends [{ default: infer H extends AnyHandler }] ? ResultOf<H> : R;
 
 // A record, not a list, so the compiler insists on every counter ShardStats has.
 const COUNTERS = Object.keys({
   lanes: true, queued: true, queuedBytes: true, running: true, completed: true, failed: true, timedOut: true, cancelled: true, abandoned: true, restarts: true, replayed: true,
 } satisfies Record<Counter, true>) as Counter[];
 
-interface DrainWaiter {
-  resolve(): void;
-  timer: NodeJS.Timeout | undefined;
-}
-
-export class LanePool<P = unknown, R = unknown> {
+/**
+ * Typed either by its handler, so `run()` infers both sides, or by hand:
+ *
+ * @example
+ * import type handler from './handler.ts';
+ * const pool = new LanePool<typeof handler>({ handler: new URL('./handler.ts', import.meta.url) });
+ * const n = await pool.run('k', { n: 1 });           // payload checked, result inferred
+ * const same = new LanePool<{ n: number }, number>({ handler: ... });
+ *
+ * A payload can hold no function (structured clone refuses one), so a function type, or a module
+ * type whose `default` is a function, can only be a handler's.
+ */
+export class LanePool<P = unknown, R = unknown> extends EventEmitter<LanePoolEvents> {
   readonly #options: ResolvedOptions;
   readonly #shards: Shard[];
-  readonly #drainWaiters = new Set<DrainWaiter>();
+  /** Whole-pool drains waiting for `#pending` to reach 0. */
+  readonly #drainWaiters = new Set<() => void>();
   /*
    * Admission bookkeeping, pool-wide. Raised in run() in the same synchronous step as its admission
    * check, lowered only by Shard#settle (through #onSettled), which every settlement path goes through.
@@ -55,9 +86,14 @@ export class LanePool<P = unknown, R = unknown> {
    * @throws TypeError | RangeError naming the bad option.
    */
   constructor(options: LanePoolOptions) {
+    super();
     this.#options = resolvePoolOptions(options);
-    const onSettled = (task: PendingTask): void => this.#onSettled(task);
-    this.#shards = Array.from({ length: this.#options.shards }, (_, id) => new Shard(id, this.#options, onSettled, this));
+    const owner = {
+      pool: this,
+      settled: (task: PendingTask): void => this.#onSettled(task),
+      stateChanged: (event: ShardStateEvent): void => this.#emitState(event),
+    };
+    this.#shards = Array.from({ length: this.#options.shards }, (_, id) => new Shard(id, this.#options, owner));
     this.#watchdog = this.#options.stallTimeoutMs > 0 ? new Watchdog(this.#shards, this.#options.stallTimeoutMs) : undefined;
   }
 
@@ -71,7 +107,7 @@ export class LanePool<P = unknown, R = unknown> {
    * Rejects with the handler's error, `LaneTimeoutError`, `LaneCancelledError`, `QueueFullError`,
    * `PoolClosedError`, or a TypeError/RangeError for a bad key or option.
    */
-  run(key: string, payload: P, options?: RunOptions): Promise<R> {
+  run(key: string, payload: PoolPayload<P>, options?: RunOptions): Promise<PoolResult<P, R>> {
     let run;
     let bytes;
     try {
@@ -87,20 +123,27 @@ export class LanePool<P = unknown, R = unknown> {
       // there too, so the payload cannot cross, and the caller hears it as such (never a throw).
       return Promise.reject(new DataCloneError({ key, what: 'payload', detail: messageOf(error) }));
     }
-    const { signal, control, timeoutMs, onStart, retry, attempt } = run;
-    if (signal?.aborted) return Promise.reject(new LaneCancelledError({ key, reason: abortReason(signal) }));
+    const { signal } = run;
+    if (signal?.aborted) return Promise.reject(new LaneCancelledError({ key, reason: abortReason(signal), cause: signal.reason }));
     const shard = this.#shards[shardFor(key, this.#shards.length)]!;
-    const refusal = this.#refusal(shard, key, control, bytes);
+    const refusal = this.#refusal(shard, key, run.control, bytes);
     if (refusal !== undefined) return Promise.reject(refusal);
+    const id = ++this.#nextId;
+    // Zero cost unobserved: one property read. Observed, the task's promise is traced as a whole.
+    if (!taskChannel.hasSubscribers) return this.#submit(shard, id, key, payload, bytes, run, undefined) as Promise<PoolResult<P, R>>;
+    const trace: TaskContext = { pool: this, key, shard: shard.id, id, attempt: run.attempt, priority: run.control ? 'control' : 'normal' };
+    return taskChannel.tracePromise(() => this.#submit(shard, id, key, payload, bytes, run, trace), trace) as Promise<PoolResult<P, R>>;
+  }
 
-    return new Promise<R>((resolve, reject) => {
-      const id = ++this.#nextId;
+  #submit(shard: Shard, id: number, key: string, payload: unknown, bytes: number, run: ResolvedRun, trace: TaskContext | undefined): Promise<unknown> {
+    const { signal, control, timeoutMs, onStart, retry, attempt, transfer } = run;
+    return new Promise((resolve, reject) => {
       const task: PendingTask = {
         id, key, control, bytes, retry, attempts: 0, started: false, message: { t: 'run', id, key, payload, timeoutMs, control, attempt },
-        resolve: resolve as (value: unknown) => void, reject, onStart, detachSignal: undefined,
+        resolve, reject, onStart, detachSignal: undefined, transfer, acceptedAt: performance.now(), startedAt: 0, trace,
       };
       if (signal !== undefined) {
-        const onAbort = (): void => shard.cancelTask(task, abortReason(signal));
+        const onAbort = (): void => shard.cancelTask(task, abortReason(signal), signal.reason);
         signal.addEventListener('abort', onAbort, { once: true });
         task.detachSignal = () => signal.removeEventListener('abort', onAbort);
       }
@@ -160,25 +203,40 @@ export class LanePool<P = unknown, R = unknown> {
 
   /**
    * Resolves when no task is queued or running, including tasks added while draining; at once if idle.
-   * With `timeoutMs`, rejects with `DrainTimeoutError` listing the busy keys.
+   * With `key`, waits for that key alone. With `timeoutMs`, rejects with `DrainTimeoutError` listing
+   * the busy keys; with `signal`, rejects with `signal.reason` when it aborts. The tasks are not touched.
    */
   drain(options?: DrainOptions): Promise<void> {
-    let timeoutMs;
+    let drain;
     try {
-      timeoutMs = checkDrainOptions(options);
+      drain = checkDrainOptions(options);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#pending === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const waiter: DrainWaiter = { resolve, timer: undefined };
-      if (timeoutMs !== undefined) {
-        waiter.timer = setTimeout(() => {
-          this.#drainWaiters.delete(waiter);
-          reject(new DrainTimeoutError({ keys: this.busyKeys(), timeoutMs }));
-        }, timeoutMs);
-      }
-      this.#drainWaiters.add(waiter);
+    const { timeoutMs, signal, key } = drain;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    let waiting: Promise<void>;
+    if (key === undefined) {
+      if (this.#pending === 0) return Promise.resolve();
+      waiting = waitFor((done) => {
+        this.#drainWaiters.add(done);
+        return () => this.#drainWaiters.delete(done);
+      }, { timeoutMs, signal, timeout: () => new DrainTimeoutError({ keys: this.busyKeys(), timeoutMs: timeoutMs! }) });
+    } else {
+      const shard = this.#shards[shardFor(key, this.#shards.length)]!;
+      if (!shard.busy(key)) return Promise.resolve();
+      waiting = waitFor((done) => shard.onIdle(key, done), { timeoutMs, signal, timeout: () => new DrainTimeoutError({ keys: [key], timeoutMs: timeoutMs! }) });
+    }
+    return drainObserved() ? this.#observeDrain(waiting, key) : waiting;
+  }
+
+  #observeDrain(waiting: Promise<void>, key: string | undefined): Promise<void> {
+    const since = performance.now();
+    const publish = (outcome: 'drained' | 'timedOut' | 'aborted'): void =>
+      publishDrain({ pool: this, key, outcome, durationMs: performance.now() - since });
+    return waiting.then(() => publish('drained'), (error: unknown) => {
+      publish(error instanceof DrainTimeoutError ? 'timedOut' : 'aborted');
+      throw error;
     });
   }
 
@@ -187,9 +245,18 @@ export class LanePool<P = unknown, R = unknown> {
     return this.#shards.flatMap((shard) => shard.busyKeys());
   }
 
-  /** Resolves once every worker has loaded the handler; rejects with `HandlerLoadError` if one cannot. */
-  async ready(): Promise<void> {
-    await Promise.all(this.#shards.map((shard) => shard.ready()));
+  /**
+   * Resolves once every worker has loaded the handler; rejects with `HandlerLoadError` if one cannot,
+   * or with `signal.reason` if the signal aborts first.
+   */
+  ready(options?: ReadyOptions): Promise<void> {
+    let signal;
+    try {
+      signal = checkReadyOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return unlessAborted(Promise.all(this.#shards.map((shard) => shard.ready())).then(() => undefined), signal);
   }
 
   /**
@@ -208,11 +275,20 @@ export class LanePool<P = unknown, R = unknown> {
     return Promise.all(this.#shards.map((shard) => shard.inspect(timeoutMs)));
   }
 
-  /** A snapshot of the pool's counters. Cheap: read from the main thread's own bookkeeping. */
+  /**
+   * A snapshot of the pool's counters, timings and utilization. Cheap: read from the main thread's
+   * own bookkeeping and fixed-size histograms (the pool-wide ones merged from the shards' at this
+   * call), without asking the workers.
+   */
   stats(): PoolStats {
     const shards = this.#shards.map((shard) => shard.stats());
     const totals = Object.fromEntries(COUNTERS.map((field) => [field, shards.reduce((sum, s) => sum + s[field], 0)]));
-    return { shards, ...(totals as Record<Counter, number>) };
+    return {
+      shards, ...(totals as Record<Counter, number>),
+      wait: merged(this.#shards.map((shard) => shard.timings), 'wait'),
+      run: merged(this.#shards.map((shard) => shard.timings), 'run'),
+      utilization: shards.reduce((sum, s) => sum + s.utilization, 0) / shards.length,
+    };
   }
 
   /** The shard `key` routes to (see routing.ts for the hash). Pure: depends only on the key and shard count. */
@@ -227,19 +303,32 @@ export class LanePool<P = unknown, R = unknown> {
    * Calling it again returns the same promise (forcing, if asked).
    */
   close(options?: CloseOptions): Promise<void> {
-    let force;
+    let close;
     try {
-      force = checkCloseOptions(options);
+      close = checkCloseOptions(options);
     } catch (error) {
       return Promise.reject(error);
     }
     this.#closed = true;
-    if (force) for (const shard of this.#shards) shard.cancelAll('pool closed');
+    if (close.force) for (const shard of this.#shards) shard.cancelAll('pool closed');
     this.#closing ??= this.drain().then(async () => {
       this.#watchdog?.stop();
       await Promise.all(this.#shards.map((shard) => shard.close()));
     });
-    return this.#closing;
+    return unlessAborted(this.#closing, close.signal);
+  }
+
+  /** `await using pool = new LanePool(...)`: closes the pool, waiting for its tasks, at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * `using pool = ...` (without await): starts closing and returns, as piscina does; the scope cannot
+   * wait, so the tasks still finish and the workers stop afterwards. Prefer `await using`.
+   */
+  [Symbol.dispose](): void {
+    void this.close();
   }
 
   #onSettled(task: PendingTask): void {
@@ -247,11 +336,18 @@ export class LanePool<P = unknown, R = unknown> {
     if (task.control) this.#control--;
     this.#bytes -= task.bytes;
     if (this.#pending > 0 || this.#drainWaiters.size === 0) return;
-    for (const waiter of this.#drainWaiters) {
-      clearTimeout(waiter.timer);
-      waiter.resolve();
+    // Each callback unsubscribes itself from the set: iterate over a copy.
+    for (const done of [...this.#drainWaiters]) done();
+  }
+
+  /** A listener's throw must not reach the worker state machine that reported the change. */
+  #emitState(event: ShardStateEvent): void {
+    if (this.listenerCount('shardState') === 0) return;
+    try {
+      this.emit('shardState', event);
+    } catch (error) {
+      process.emitWarning(`lanepool: a shardState listener threw: ${messageOf(error)}`);
     }
-    this.#drainWaiters.clear();
   }
 }
 

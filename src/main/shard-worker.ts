@@ -10,7 +10,7 @@
  * terminates the thread and starts a replacement for the same shard.
  */
 import { once } from 'node:events';
-import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type TransferListItem, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { HandlerLoadError, fromWire, messageOf, type RestartReason } from '../shared/errors.ts';
 import { FROM_SOURCE } from '../shared/module-url.ts';
@@ -41,6 +41,10 @@ export interface WorkerEvents {
   lost(reason: RestartReason, detail: string, started: Set<number>): void;
   /** The shard can never run a task. */
   fatal(error: Error): void;
+  /** The state moved from `from` to the current one. */
+  state(from: WorkerState): void;
+  /** The next worker starts in `delayMs`; `streak` counts the failures in a row. */
+  backoff(delayMs: number, streak: number): void;
 }
 
 export class ShardWorker {
@@ -96,15 +100,23 @@ export class ShardWorker {
   }
 
   /** Queues a message for the current worker; it leaves at the end of this event-loop turn. */
-  send(message: ToWorker): void {
-    this.#outbox.push(message);
+  send(message: ToWorker, transfer?: readonly TransferListItem[]): void {
+    this.#outbox.push(message, transfer);
+  }
+
+  /** The one place the state changes, so every transition is reported. */
+  #enter(state: WorkerState): void {
+    const from = this.#state;
+    if (from === state) return;
+    this.#state = state;
+    this.#events.state(from);
   }
 
   /** Called by the shard when the worker says it has loaded the handler. */
   markReady(): void {
     if (this.#state !== 'starting') return;
     clearTimeout(this.#loadTimer);
-    this.#state = 'ready';
+    this.#enter('ready');
     this.#readyAt = Date.now();
   }
 
@@ -132,7 +144,7 @@ export class ShardWorker {
 
   async close(): Promise<void> {
     const attached = this.#state === 'ready' || this.#state === 'starting';
-    this.#state = 'closed';
+    this.#enter('closed');
     clearTimeout(this.#backoffTimer);
     clearTimeout(this.#loadTimer);
     if (attached && this.#attach) {
@@ -155,7 +167,7 @@ export class ShardWorker {
   #startAttach(): void {
     const port = this.#pendingPort!;
     this.#pendingPort = undefined;
-    this.#state = 'starting';
+    this.#enter('starting');
     this.#stalled = undefined;
     this.#readyAt = 0;
     this.#memory = new ShardMemory();
@@ -202,7 +214,7 @@ export class ShardWorker {
 
   async #recover(cause: unknown): Promise<void> {
     clearTimeout(this.#loadTimer);
-    this.#state = 'recovering';
+    this.#enter('recovering');
     this.#abort = undefined;
     const reason: RestartReason = this.#stalled !== undefined ? 'stall'
       : (cause as { code?: unknown })?.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'oom' : 'crash';
@@ -224,7 +236,8 @@ export class ShardWorker {
     if (this.#readyAt > 0 && Date.now() - this.#readyAt > HEALTHY_UPTIME_MS) this.#crashStreak = 0;
     const delay = this.#crashStreak === 0 ? 0 : Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (this.#crashStreak - 1));
     this.#crashStreak++;
-    this.#state = 'backoff';
+    this.#enter('backoff');
+    this.#events.backoff(delay, this.#crashStreak);
     this.#backoffTimer = setTimeout(() => {
       if (this.#state === 'backoff') this.#startAttach();
     }, delay);
@@ -232,7 +245,7 @@ export class ShardWorker {
 
   #fail(error: Error): void {
     clearTimeout(this.#loadTimer);
-    this.#state = 'failed';
+    this.#enter('failed');
     this.#events.fatal(error);
   }
 }

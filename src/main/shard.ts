@@ -12,16 +12,34 @@
  *   had not started are sent again to its replacement in that order, before anything submitted
  *   while it was recovering (held in `#held`), so per-key order survives a restart.
  */
+import type { TransferListItem } from 'node:worker_threads';
 import {
   DataCloneError, LaneCancelledError, ShardRestartedError, fromWire, messageOf, type RestartReason,
 } from '../shared/errors.ts';
 import type { FromWorker, RunMessage, ToWorker, WorkerReport } from '../shared/protocol.ts';
-import { publishRestart } from './channels.ts';
+import { publishBackoff, publishReplay, publishRestart, publishStall, replayObserved, type ShardReplayEvent, type TaskOutcome } from './channels.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { PendingTask } from './pending-task.ts';
 import { ShardWorker, type WorkerState } from './shard-worker.ts';
+import { Timings, Utilization, summarize, type Timing } from './timing.ts';
 
 export type ShardState = WorkerState;
+
+/** A shard's worker moved from one state to another (`LanePool`'s `shardState` event). */
+export interface ShardStateEvent {
+  shard: number;
+  from: ShardState;
+  to: ShardState;
+}
+
+/** What a shard needs from its pool. */
+export interface ShardOwner {
+  /** Named in the events the shard publishes. */
+  readonly pool: object;
+  /** Every settlement, once per task. */
+  settled(task: PendingTask): void;
+  stateChanged(event: ShardStateEvent): void;
+}
 
 export interface ShardStats {
   id: number;
@@ -50,9 +68,16 @@ export interface ShardStats {
   /** `restarts` by reason. */
   restartsByReason: Record<RestartReason, number>;
   state: ShardState;
+  /** From acceptance to the handler's start, in ms (see timing.ts). */
+  wait: Timing;
+  /** From the handler's start to settlement, in ms. */
+  run: Timing;
+  /** Share of the shard's life (0 to 1) with at least one task running. */
+  utilization: number;
 }
 
-type Kind = 'completed' | 'failed' | 'timedOut' | 'cancelled';
+/** How a task settled: counted in stats() and named as the outcome on the `lanepool:task` channel. */
+type Kind = TaskOutcome;
 
 /** One key's unsettled tasks on this shard. */
 interface KeyEntry {
@@ -67,8 +92,13 @@ export class Shard {
   readonly id: number;
   /** The pool this shard belongs to, named in the events it publishes. */
   readonly #pool: object;
-  readonly #onSettled: (task: PendingTask) => void;
+  readonly #owner: ShardOwner;
   readonly #worker: ShardWorker;
+  /** Wait and run histograms; the pool merges the shards' for its own figures. */
+  readonly timings = new Timings();
+  readonly #utilization = new Utilization();
+  /** Per-key drains waiting for their key's entry in `#keys` to go. */
+  readonly #idleWaiters = new Map<string, Set<() => void>>();
   readonly #tasks = new Map<number, PendingTask>();
   readonly #keys = new Map<string, KeyEntry>();
   #bytes = 0;
@@ -83,15 +113,17 @@ export class Shard {
   #abandoned = 0;
   #replayed = 0;
 
-  constructor(id: number, options: ResolvedOptions, onSettled: (task: PendingTask) => void, pool: object) {
+  constructor(id: number, options: ResolvedOptions, owner: ShardOwner) {
     this.id = id;
-    this.#pool = pool;
-    this.#onSettled = onSettled;
+    this.#pool = owner.pool;
+    this.#owner = owner;
     this.#worker = new ShardWorker(id, options, {
       message: (batch) => this.#receive(batch),
       down: () => this.#down(),
       lost: (reason, detail, started) => this.#lost(reason, detail, started),
       fatal: (error) => this.#fail(error),
+      state: (from) => this.#owner.stateChanged({ shard: this.id, from, to: this.#worker.state }),
+      backoff: (delayMs, streak) => publishBackoff(() => ({ pool: this.#pool, shard: this.id, delayMs, streak })),
     }, (message, error) => this.#unsendable(message, error));
   }
 
@@ -119,7 +151,26 @@ export class Shard {
     if (!task.control) entry.normal++;
     entry.bytes += task.bytes;
     this.#bytes += task.bytes;
-    this.#send(task.message);
+    this.#send(task.message, task.transfer);
+  }
+
+  /** True while `key` has an unsettled task here, control tasks included. */
+  busy(key: string): boolean {
+    return this.#keys.has(key);
+  }
+
+  /**
+   * Calls `done` once `key` has no unsettled task here (tasks submitted meanwhile included: the key's
+   * entry stays while any is unsettled). The caller checks `busy(key)` first. Returns an unsubscribe.
+   */
+  onIdle(key: string, done: () => void): () => void {
+    let waiters = this.#idleWaiters.get(key);
+    if (waiters === undefined) this.#idleWaiters.set(key, (waiters = new Set()));
+    waiters.add(done);
+    return () => {
+      waiters.delete(done);
+      if (waiters.size === 0 && this.#idleWaiters.get(key) === waiters) this.#idleWaiters.delete(key);
+    };
   }
 
   /** Settles every unsettled task of `key` as cancelled and tells the worker to release them. */
@@ -132,10 +183,10 @@ export class Shard {
     return tasks.length;
   }
 
-  /** Cancels one task, if it is still unsettled. */
-  cancelTask(task: PendingTask, reason: string): void {
+  /** Cancels one task, if it is still unsettled; `cause` is the caller's `signal.reason`. */
+  cancelTask(task: PendingTask, reason: string, cause: unknown): void {
     if (!this.#tasks.has(task.id)) return;
-    this.#settle(task, 'cancelled', new LaneCancelledError({ key: task.key, reason }));
+    this.#settle(task, 'cancelled', new LaneCancelledError({ key: task.key, reason, cause }));
     this.#send({ t: 'abort', id: task.id, reason });
   }
 
@@ -169,6 +220,7 @@ export class Shard {
 
   /** Declares the worker stalled: it is stopped and replaced, and its tasks recovered. */
   stall(detail: string): void {
+    publishStall(() => ({ pool: this.#pool, shard: this.id, detail }));
     this.#worker.stall(detail);
   }
 
@@ -208,6 +260,9 @@ export class Shard {
       replayed: this.#replayed,
       restartsByReason,
       state: this.#worker.state,
+      wait: summarize(this.timings.wait),
+      run: summarize(this.timings.run),
+      utilization: this.#utilization.read(this.#running > 0),
     };
   }
 
@@ -218,33 +273,38 @@ export class Shard {
     this.#answerProbes();
   }
 
-  #send(message: ToWorker): void {
+  /** A held run message leaves later with its task's transfer list, looked up then (see `#lost`). */
+  #send(message: ToWorker, transfer?: readonly TransferListItem[]): void {
     if (this.#held !== undefined) this.#held.push(message);
-    else this.#worker.send(message);
+    else this.#worker.send(message, transfer);
   }
 
   #receive(batch: FromWorker[]): void {
+    // One clock read per batch: every message in it arrived at the same moment.
+    const now = performance.now();
     for (const message of batch) {
       switch (message.t) {
         case 'started': {
           const task = this.#tasks.get(message.id);
           if (task !== undefined && !task.started) {
             task.started = true;
-            this.#running++;
+            task.startedAt = now;
+            this.timings.recordWait(now - task.acceptedAt);
+            if (this.#running++ === 0) this.#utilization.busy(now);
             if (task.onStart !== undefined) notifyStart(task.onStart);
           }
           break;
         }
         case 'ok': {
           const task = this.#tasks.get(message.id);
-          if (task !== undefined) this.#settle(task, 'completed', undefined, message.value);
+          if (task !== undefined) this.#settle(task, 'completed', undefined, message.value, now);
           break;
         }
         case 'err': {
           const task = this.#tasks.get(message.id);
           if (task === undefined) break;
           const error = fromWire(message.error, message.error.own ? { key: task.key } : undefined);
-          this.#settle(task, message.error.own && message.error.code === 'ERR_LANE_TIMEOUT' ? 'timedOut' : 'failed', error);
+          this.#settle(task, message.error.own && message.error.code === 'ERR_LANE_TIMEOUT' ? 'timedOut' : 'failed', error, undefined, now);
           break;
         }
         case 'abandoned':
@@ -262,22 +322,37 @@ export class Shard {
     }
   }
 
-  #settle(task: PendingTask, kind: Kind, error?: Error, value?: unknown): void {
+  #settle(task: PendingTask, kind: Kind, error?: Error, value?: unknown, at?: number): void {
     this.#tasks.delete(task.id);
+    let idle = false;
     const entry = this.#keys.get(task.key);
     if (entry !== undefined && entry.tasks.delete(task)) {
       if (!task.control) entry.normal--;
       entry.bytes -= task.bytes;
       this.#bytes -= task.bytes;
-      if (entry.tasks.size === 0) this.#keys.delete(task.key);
+      if (entry.tasks.size === 0) idle = this.#keys.delete(task.key);
     }
-    if (task.started) this.#running--;
+    if (task.started) {
+      const now = at ?? performance.now();
+      this.timings.recordRun(now - task.startedAt);
+      if (--this.#running === 0) this.#utilization.idle(now);
+    }
     task.detachSignal?.();
     this.#counts[kind]++;
     if (kind === 'timedOut') this.#counts.failed++;
+    if (task.trace !== undefined) task.trace.outcome = kind;
     if (error === undefined) task.resolve(value);
     else task.reject(error);
-    this.#onSettled(task);
+    this.#owner.settled(task);
+    if (idle) this.#wakeIdle(task.key);
+  }
+
+  /** The key's last unsettled task here has settled: per-key drains of it resolve. */
+  #wakeIdle(key: string): void {
+    const waiters = this.#idleWaiters.get(key);
+    if (waiters === undefined) return;
+    this.#idleWaiters.delete(key);
+    for (const done of waiters) done();
   }
 
   #unsendable(message: ToWorker, error: unknown): void {
@@ -305,6 +380,7 @@ export class Shard {
     this.#held = undefined;
     const heldRuns = new Set(held.filter((m): m is RunMessage => m.t === 'run').map((m) => m.id));
     let replayed = 0;
+    const observed: ShardReplayEvent['tasks'] | undefined = replayObserved() ? [] : undefined;
     for (const task of [...this.#tasks.values()]) {
       if (heldRuns.has(task.id)) continue;
       const hadStarted = task.started || started.has(task.id);
@@ -313,20 +389,28 @@ export class Shard {
         this.#settle(task, 'failed', new ShardRestartedError({ shard: this.id, key: task.key, reason, detail }));
         continue;
       }
+      // Its transfer list went to the old worker: sent again, the payload would arrive detached (empty).
+      if (task.transfer !== undefined && task.transfer.length > 0) {
+        this.#settle(task, 'failed', new ShardRestartedError({ shard: this.id, key: task.key, reason, detail: `${detail}; its transferred payload left with the old worker` }));
+        continue;
+      }
       if (hadStarted) {
         task.attempts++;
         task.message.attempt++;
+        if (task.trace !== undefined) task.trace.attempt = task.message.attempt;
       }
       if (task.started) {
         task.started = false;
-        this.#running--;
+        if (--this.#running === 0) this.#utilization.idle(performance.now());
       }
       replayed++;
       this.#worker.send(task.message);
+      observed?.push({ id: task.id, key: task.key, attempt: task.message.attempt });
     }
     this.#replayed += replayed;
-    for (const message of held) this.#worker.send(message);
+    for (const message of held) this.#worker.send(message, message.t === 'run' ? this.#tasks.get(message.id)?.transfer : undefined);
     publishRestart(() => ({ pool: this.#pool, shard: this.id, reason, detail, replayed }));
+    if (observed !== undefined && observed.length > 0) publishReplay(() => ({ pool: this.#pool, shard: this.id, reason, tasks: observed }));
   }
 
   /** The shard can never run a task: fail everything now and later. */

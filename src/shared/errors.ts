@@ -25,13 +25,18 @@ export class LaneTimeoutError extends LanePoolError {
   }
 }
 
-/** A task was cancelled by `cancel(key)`, by its caller's `signal`, or by `close({ force: true })`. */
+/**
+ * A task was cancelled by `cancel(key)`, by its caller's `signal`, or by `close({ force: true })`.
+ * When the caller's signal did it, `cause` is `signal.reason` as it was: a `DOMException` named
+ * `TimeoutError` for `AbortSignal.timeout()`, `AbortError` for a bare `controller.abort()`, or the
+ * caller's own value. `cancel(key)` and `close({ force })` leave `cause` undefined.
+ */
 export class LaneCancelledError extends LanePoolError {
   readonly code = 'ERR_LANE_CANCELLED';
   readonly key: string;
   readonly reason: string;
-  constructor(data: { key: string; reason: string }) {
-    super(`task on key ${JSON.stringify(data.key)} was cancelled: ${data.reason}`);
+  constructor(data: { key: string; reason: string; cause?: unknown }) {
+    super(`task on key ${JSON.stringify(data.key)} was cancelled: ${data.reason}`, 'cause' in data ? { cause: data.cause } : undefined);
     this.name = 'LaneCancelledError';
     this.key = data.key;
     this.reason = data.reason;

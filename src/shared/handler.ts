@@ -1,4 +1,5 @@
 /** The types a handler module is written against. A handler module's default export is a `Handler`. */
+import type { TransferListItem } from 'node:worker_threads';
 
 /** What a handler receives beside its payload. */
 export interface HandlerContext {
@@ -17,6 +18,11 @@ export interface HandlerContext {
    * deadline passes. The lane has already moved on by then; stop work and let the promise settle.
    */
   readonly signal: AbortSignal;
+  /**
+   * Moves these objects (an `ArrayBuffer` in the result, ...) to the main thread with the result,
+   * instead of copying them; the last call before the handler returns wins.
+   */
+  transfer(list: readonly TransferListItem[]): void;
 }
 
 /**
@@ -46,3 +52,9 @@ export type HandlerInit<D = unknown> = (data: D, info: { shard: number }) => voi
  * export const stats: HandlerStats = () => ({ sessions: sessions.size });
  */
 export type HandlerStats = () => Record<string, number>;
+
+/** A handler's payload type: what `run()` takes when a pool is typed by its handler. */
+export type PayloadOf<H> = H extends (payload: infer P, ctx: HandlerContext) => unknown ? P : never;
+
+/** A handler's result type, unwrapped from its promise: what `run()` resolves to. */
+export type ResultOf<H> = H extends (payload: never, ctx: HandlerContext) => infer R ? Awaited<R> : never;

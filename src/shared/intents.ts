@@ -55,7 +55,11 @@ export interface DescribeThread {
  * 2). `GATE_REFUSED` means the start was fenced (the partition is no longer held here): the
  * provider must not be called at all.
  */
-export type GatedIntent = Intent & { startGate?: SharedArrayBuffer };
+export type GatedIntent = Intent & {
+  startGate?: SharedArrayBuffer;
+  /** The intent span's W3C traceparent, when tracing is on: provider calls in the worker run under it. */
+  traceparent?: string;
+};
 
 export const GATE_OPEN = 1;
 export const GATE_REFUSED = 2;

@@ -6,14 +6,18 @@
  * takes its neighbours down with it.
  */
 
+import type { TransferListItem } from 'node:worker_threads';
+
 /** The part of a MessagePort an Outbox needs. */
 export interface PostTarget {
-  postMessage(value: unknown): void;
+  postMessage(value: unknown, transferList?: readonly TransferListItem[]): void;
 }
 
 export class Outbox<M> {
   #target: PostTarget;
   #pending: M[] = [];
+  /** Transfer lists of the pending messages that have one; undefined (the usual case) when none has. */
+  #transfers: Map<M, readonly TransferListItem[]> | undefined;
   #scheduled = false;
   readonly #onUnsendable: (message: M, error: unknown) => void;
   readonly #onFlushed: (() => void) | undefined;
@@ -26,9 +30,10 @@ export class Outbox<M> {
     this.#onFlushed = onFlushed;
   }
 
-  /** Queues a message; the batch leaves at the end of this event-loop turn. */
-  push(message: M): void {
+  /** Queues a message; the batch leaves at the end of this event-loop turn, moving `transfer` with it. */
+  push(message: M, transfer?: readonly TransferListItem[]): void {
     this.#pending.push(message);
+    if (transfer !== undefined && transfer.length > 0) (this.#transfers ??= new Map()).set(message, transfer);
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flush);
@@ -40,13 +45,17 @@ export class Outbox<M> {
     this.#scheduled = false;
     if (this.#pending.length === 0) return;
     const batch = this.#pending;
+    const transfers = this.#transfers;
     this.#pending = [];
+    this.#transfers = undefined;
     try {
-      this.#target.postMessage(batch);
+      if (transfers === undefined) this.#target.postMessage(batch);
+      else this.#target.postMessage(batch, [...transfers.values()].flat());
     } catch {
+      // A refused post transfers nothing, so each message can still go with its own list.
       for (const message of batch) {
         try {
-          this.#target.postMessage([message]);
+          this.#target.postMessage([message], transfers?.get(message));
         } catch (error) {
           this.#onUnsendable(message, error);
         }
@@ -59,6 +68,7 @@ export class Outbox<M> {
   discard(): M[] {
     const dropped = this.#pending;
     this.#pending = [];
+    this.#transfers = undefined;
     return dropped;
   }
 }

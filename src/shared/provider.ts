@@ -69,6 +69,8 @@ export interface ReactorData {
   provider?: string;
   simulator: SimulatorSettings;
   sessions: SessionLimits;
+  /** `--otlp-endpoint`: each worker exports its own spans there too. */
+  otlpEndpoint?: string;
 }
 
 /** The reactor's gauges for one worker (its `stats` export, read by probes and /metrics). */

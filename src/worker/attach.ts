@@ -5,7 +5,7 @@
  * worker as idle.
  */
 import { getHeapStatistics } from 'node:v8';
-import type { MessagePort } from 'node:worker_threads';
+import type { MessagePort, TransferListItem } from 'node:worker_threads';
 import { LaneTimeoutError, messageOf, toWire } from '../shared/errors.ts';
 import { Outbox, type PostTarget } from '../shared/outbox.ts';
 import type { HandlerStats } from '../shared/handler.ts';
@@ -168,10 +168,10 @@ function probeReport(lanes: Lanes, stats: HandlerStats | undefined): WorkerRepor
  */
 function postingTo(port: MessagePort, memory: ShardMemory): PostTarget {
   return {
-    postMessage(value: unknown): void {
+    postMessage(value: unknown, transferList?: readonly TransferListItem[]): void {
       memory.beginPost();
       try {
-        port.postMessage(value);
+        port.postMessage(value, transferList);
       } finally {
         memory.endPost();
       }
@@ -183,7 +183,7 @@ function postingTo(port: MessagePort, memory: ShardMemory): PostTarget {
 function report(outbox: Outbox<FromWorker>, task: LaneTask, outcome: Outcome): void {
   switch (outcome.kind) {
     case 'ok':
-      outbox.push({ t: 'ok', id: task.id, value: outcome.value });
+      outbox.push({ t: 'ok', id: task.id, value: outcome.value }, outcome.transfer);
       break;
     case 'error':
       outbox.push({ t: 'err', id: task.id, error: toWire(outcome.error) });

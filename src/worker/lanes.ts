@@ -17,6 +17,7 @@
  * thread-safe and needs no locks, because one thread owns it.
  */
 import { LaneCancelledError, LaneTimeoutError } from '../shared/errors.ts';
+import type { TransferListItem } from 'node:worker_threads';
 import type { Handler, HandlerContext } from '../shared/handler.ts';
 import type { WorkerLaneStats } from '../shared/protocol.ts';
 import { Fifo } from './fifo.ts';
@@ -33,7 +34,7 @@ export interface LaneTask {
 }
 
 export type Outcome =
-  | { kind: 'ok'; value: unknown }
+  | { kind: 'ok'; value: unknown; transfer?: readonly TransferListItem[] }
   | { kind: 'error'; error: unknown }
   | { kind: 'timeout'; timeoutMs: number }
   | { kind: 'cancelled'; reason: string };
@@ -68,6 +69,8 @@ interface Entry {
   /** Created on first read of `ctx.signal`, so handlers that never look at it cost nothing. */
   controller: AbortController | undefined;
   abortReason: Error | undefined;
+  /** What the handler asked to move with its result (`ctx.transfer`). */
+  transfer: readonly TransferListItem[] | undefined;
 }
 
 export class Lanes {
@@ -94,7 +97,7 @@ export class Lanes {
       lane = { key: task.key, head: null, controls: null, queue: new Fifo() };
       this.#lanes.set(task.key, lane);
     }
-    const entry: Entry = { task, lane, state: 'queued', timer: undefined, controller: undefined, abortReason: undefined };
+    const entry: Entry = { task, lane, state: 'queued', timer: undefined, controller: undefined, abortReason: undefined, transfer: undefined };
     this.#byId.set(task.id, entry);
     if (task.control) {
       (lane.controls ??= new Set()).add(entry);
@@ -184,7 +187,7 @@ export class Lanes {
     }
     // Settle in a later microtask even for a synchronous handler: no recursion through #pump.
     Promise.resolve(result).then(
-      (value) => this.#handlerSettled(entry, { kind: 'ok', value }),
+      (value) => this.#handlerSettled(entry, entry.transfer === undefined ? { kind: 'ok', value } : { kind: 'ok', value, transfer: entry.transfer }),
       (error: unknown) => this.#handlerSettled(entry, { kind: 'error', error }),
     );
   }
@@ -232,18 +235,48 @@ export class Lanes {
   }
 
   #context(entry: Entry): HandlerContext {
-    const shard = this.#shard;
-    return {
-      key: entry.task.key,
-      shard,
-      attempt: entry.task.attempt ?? 1,
-      get signal(): AbortSignal {
-        if (entry.controller === undefined) {
-          entry.controller = new AbortController();
-          if (entry.abortReason !== undefined) entry.controller.abort(entry.abortReason);
-        }
-        return entry.controller.signal;
-      },
+    return new LaneContext(entry, this.#shard);
+  }
+
+}
+
+/**
+ * A handler's `ctx`. A class, not a literal: its accessors live once on the prototype instead of
+ * being made again for every task. Both hand out what they return bound to the task, so a handler
+ * may destructure `ctx` (`{ key, signal, transfer }`).
+ */
+class LaneContext implements HandlerContext {
+  readonly key: string;
+  readonly shard: number;
+  readonly attempt: number;
+  readonly #entry: Entry;
+
+  constructor(entry: Entry, shard: number) {
+    this.key = entry.task.key;
+    this.shard = shard;
+    this.attempt = entry.task.attempt ?? 1;
+    this.#entry = entry;
+  }
+
+  /** Created on first read, so handlers that never look at it cost nothing. */
+  get signal(): AbortSignal {
+    const entry = this.#entry;
+    if (entry.controller === undefined) {
+      entry.controller = new AbortController();
+      if (entry.abortReason !== undefined) entry.controller.abort(entry.abortReason);
+    }
+    return entry.controller.signal;
+  }
+
+  /**
+   * A getter handing out a function bound to this task, so `const { transfer } = ctx` works as a
+   * method on the prototype would not; made only for handlers that reach for it.
+   */
+  get transfer(): (list: readonly TransferListItem[]) => void {
+    const entry = this.#entry;
+    return (list) => {
+      if (!Array.isArray(list)) throw new TypeError(`ctx.transfer() takes an array, got ${typeof list}`);
+      entry.transfer = list;
     };
   }
 }

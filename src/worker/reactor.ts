@@ -11,10 +11,13 @@
  * The thread table (thread-table.ts) keeps this bounded: idle sessions are evicted after an idle TTL
  * and past a per-worker cap, and stopped in the background here; eviction bumps the generation too.
  */
+import { context } from '@opentelemetry/api';
 import { LaneCancelledError, NoSessionError } from '../shared/errors.ts';
 import type { Handler, HandlerInit, HandlerStats } from '../shared/handler.ts';
 import { DEFAULT_RUNTIME_MODE, GATE_REFUSED, type Intent, type ReactorTask, type Simulate, type ThreadView } from '../shared/intents.ts';
 import type { Provider, ProviderSession, ReactorData, ReactorStats } from '../shared/provider.ts';
+import { startOtlpExport } from '../shared/otlp-export.ts';
+import { contextFrom } from '../shared/trace-context.ts';
 import { within } from '../shared/within.ts';
 import { loadProvider } from './load-provider.ts';
 import { createSimulator } from './simulator.ts';
@@ -33,6 +36,7 @@ let starting = 0;
 let stopFailures = 0;
 
 export const init: HandlerInit<ReactorData> = async (data, { shard }) => {
+  if (data.otlpEndpoint !== undefined) await startOtlpExport(data.otlpEndpoint);
   provider = data.provider ? await loadProvider(data.provider, shard) : createSimulator(data.simulator);
   threads = new ThreadTable(data.sessions, (key, session) => stopInBackground(session, `lanepool:evict:${key}:${session.sessionId}`));
   if (data.sessions.idleMs > 0) {
@@ -50,7 +54,10 @@ const reactor: Handler<ReactorTask, unknown> = async (task, { key, signal, attem
       // Cancelled while the gate opened (the partition was given up): the provider must not see it.
       signal.throwIfAborted();
     }
-    return await run(task, key, { signal, intentId: task.intentId, attempt });
+    const call = { signal, intentId: task.intentId, attempt };
+    // Under the intent's span, so the provider's own spans are its children (see trace-context.ts).
+    const parent = task.traceparent === undefined ? undefined : contextFrom(task.traceparent);
+    return await (parent === undefined ? run(task, key, call) : context.with(parent, () => run(task, key, call)));
   } finally {
     threads.end(key);
   }

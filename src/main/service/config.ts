@@ -24,6 +24,8 @@ const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 interface Setting {
   flag: string;
   env: string;
+  /** A standard variable also read, after `env` (OpenTelemetry's own). */
+  standardEnv?: string;
   schema: Record<string, unknown>;
   default: () => number | string | undefined;
   help: string;
@@ -58,6 +60,7 @@ export const SETTINGS = {
   sessionIdleMs: { flag: 'session-idle-ms', env: 'LANEPOOL_SESSION_IDLE_MS', schema: int(0), default: () => 1_800_000, help: 'a session with no intent for this long is stopped; 0 means never' },
   maxResumeCursorsPerWorker: { flag: 'max-resume-cursors-per-worker', env: 'LANEPOOL_MAX_RESUME_CURSORS_PER_WORKER', schema: int(0), default: () => 100_000, help: 'stopped-by-eviction threads whose cursor is kept so their next turn resumes; 0 keeps none' },
   stuckAfterMs: { flag: 'stuck-after-ms', env: 'LANEPOOL_STUCK_AFTER_MS', schema: int(1), default: () => 30_000, help: 'a lane whose running intent is older than this counts as stuck in /metrics' },
+  otlpEndpoint: { flag: 'otlp-endpoint', env: 'LANEPOOL_OTLP_ENDPOINT', standardEnv: 'OTEL_EXPORTER_OTLP_ENDPOINT', schema: { type: 'string', pattern: '^https?://[^\\s]+$' }, default: () => undefined, help: 'export an OpenTelemetry span per intent (and the provider\'s spans in the workers) over OTLP/HTTP to <url>/v1/traces; also OTEL_EXPORTER_OTLP_ENDPOINT (default: nothing exported)' },
   logLevel: { flag: 'log-level', env: 'LANEPOOL_LOG_LEVEL', schema: { enum: LOG_LEVELS }, default: () => 'info', help: `pino log level: ${LOG_LEVELS.join(', ')}` },
   nats: { flag: 'nats', env: 'LANEPOOL_NATS', schema: { type: 'string', pattern: '^(nats|tls|ws|wss)://[^\\s]+$' }, default: () => undefined, help: 'JetStream mode: a NATS server URL (nats-server -js); intents go through its stream' },
   natsStream: { flag: 'nats-stream', env: 'LANEPOOL_NATS_STREAM', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' }, default: () => 'LANEPOOL', help: 'JetStream mode: the stream name; its KV buckets are named after it' },
@@ -106,6 +109,8 @@ export interface ServiceConfig {
   maxResumeCursorsPerWorker: number;
   stuckAfterMs: number;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** OTLP/HTTP base URL; undefined exports nothing (the SDK is not even loaded). */
+  otlpEndpoint: string | undefined;
   /** JetStream mode when set; in memory otherwise. */
   nats: string | undefined;
   natsStream: string;
@@ -148,8 +153,8 @@ export function configFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   }
   const raw: Record<string, unknown> = {};
   for (const name of NAMES) {
-    const { flag, env: variable } = SETTINGS[name];
-    const text = values[flag] ?? env[variable];
+    const { flag, env: variable, standardEnv } = SETTINGS[name] as Setting;
+    const text = values[flag] ?? env[variable] ?? (standardEnv === undefined ? undefined : env[standardEnv]);
     if (typeof text === 'string') raw[name] = fromText(name, text);
   }
   return resolveConfig(raw);

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { estimateBytes } from '../payload-size.ts';
 import type { LanePool } from '../pool.ts';
 import { CONTROL_INTENTS, GATE_OPEN, GATE_REFUSED, type GatedIntent, type Intent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/intents.ts';
+import { startIntentSpan, type IntentSpan } from './intent-span.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import type { IntentRecord, IntentRecords, IntentStatus } from './records.ts';
 import type { ThreadEvents } from './thread-events.ts';
@@ -107,7 +108,9 @@ export class Dispatcher {
     this.#records.add(record);
     this.#track(record);
     const started = performance.now();
+    const span = startIntentSpan({ threadId, type, intentId, shard: record.shard, attempt: hooks.attempt ?? 1 });
     const intent = { type, payload, intentId } as GatedIntent;
+    if (span.traceparent !== undefined) intent.traceparent = span.traceparent;
     // Control intents are never held back, not even for their record: stop must get in at once, and
     // see the state of the start it cancels. They are safe to repeat if a crash cuts them short.
     const gate = hooks.onStart && !control ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
@@ -133,11 +136,11 @@ export class Dispatcher {
     this.#pool
       .run(threadId, intent, { priority: control ? 'control' : 'normal', onStart, attempt: hooks.attempt, signal: hooks.signal, bytes })
       .then(
-        (result) => this.#settle(record, started, { status: 'completed', result }, hooks),
+        (result) => this.#settle(record, started, { status: 'completed', result }, hooks, span),
         (error: Error & { code?: string }) => this.#settle(record, started, {
           status: statusOf(error),
           error: { code: typeof error.code === 'string' ? error.code : 'ERR_HANDLER', message: error.message },
-        }, hooks),
+        }, hooks, span),
       );
     return { kind: 'accepted', record };
   }
@@ -200,10 +203,11 @@ export class Dispatcher {
     set.add(record);
   }
 
-  #settle(record: IntentRecord, startedAt: number, outcome: Outcome, hooks: RunHooks): void {
+  #settle(record: IntentRecord, startedAt: number, outcome: Outcome, hooks: RunHooks, span: IntentSpan): void {
     const set = this.#active.get(record.threadId);
     set?.delete(record);
     if (set?.size === 0) this.#active.delete(record.threadId);
+    span.end(outcome.status, outcome.error?.code, outcome.error?.message);
     if (hooks.keep?.(record, outcome) === false) {
       this.#records.forget(record);
       return;

@@ -7,6 +7,8 @@ import type { IntentType } from '../../shared/intents.ts';
 import type { WorkerReport } from '../../shared/protocol.ts';
 import type { ReactorStats } from '../../shared/provider.ts';
 import type { PoolStats } from '../pool.ts';
+import type { ShardStats } from '../shard.ts';
+import type { Timing } from '../timing.ts';
 import type { IntentStatus } from './records.ts';
 
 export interface MetricsSources {
@@ -65,6 +67,24 @@ export class ServiceMetrics {
     perShard('lanepool_active_lanes', 'Threads with unsettled intents on the shard', (s, i) => s.shards[i]!.lanes);
     perShard('lanepool_abandoned_tasks', 'Timed-out or cancelled handlers still running on the shard', (s, i) => s.shards[i]!.abandoned);
     perShard('lanepool_replayed_tasks', 'Tasks sent again to a replacement worker because the old one died before starting them', (s, i) => s.shards[i]!.replayed);
+    perShard('lanepool_shard_utilization', 'Share of the shard\'s life with at least one intent running (0 to 1)', (s, i) => s.shards[i]!.utilization);
+    // The pool's own histograms (stats().wait and .run), read at scrape time: quantiles per shard, as a
+    // summary shows them, with no second histogram kept on the hot path. quantile="1" is the max.
+    const quantiles = (name: string, help: string, read: (shard: ShardStats) => Timing) =>
+      new Gauge({
+        name, help, labelNames: ['shard', 'quantile'], registers,
+        collect() {
+          for (const shard of sources.stats().shards) {
+            const timing = read(shard);
+            const id = String(shard.id);
+            this.set({ shard: id, quantile: '0.5' }, timing.p50 / 1000);
+            this.set({ shard: id, quantile: '0.99' }, timing.p99 / 1000);
+            this.set({ shard: id, quantile: '1' }, timing.max / 1000);
+          }
+        },
+      });
+    quantiles('lanepool_task_wait_seconds', 'Time from acceptance to the handler\'s start, by shard, since start', (shard) => shard.wait);
+    quantiles('lanepool_task_run_seconds', 'Time from the handler\'s start to settlement, by shard, since start', (shard) => shard.run);
     const states = ['starting', 'ready', 'recovering', 'backoff', 'failed', 'closed'] as const;
     new Gauge({
       name: 'lanepool_shard_state', help: 'The shard worker state: 1 for the current one', labelNames: ['shard', 'state'], registers,

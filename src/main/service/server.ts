@@ -10,6 +10,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { ConfigError, HandlerLoadError } from '../../shared/errors.ts';
 import type { ReactorTask } from '../../shared/intents.ts';
 import { ownModule } from '../../shared/module-url.ts';
+import { startOtlpExport } from '../../shared/otlp-export.ts';
 import type { ReactorData, SessionLimits } from '../../shared/provider.ts';
 import { SHARD_RESTART_CHANNEL, type ShardRestartEvent } from '../channels.ts';
 import { JetStreamMode, defaultInstanceId } from '../jetstream/mode.ts';
@@ -74,7 +75,10 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     ...(config.handler ? { provider: pathToFileURL(config.handler).href } : {}),
     simulator: { startMs: config.simStartMs, sendMs: config.simSendMs, interruptMs: config.simInterruptMs, stopMs: config.simStopMs },
     sessions: sessionLimits(config),
+    ...(config.otlpEndpoint ? { otlpEndpoint: config.otlpEndpoint } : {}),
   };
+  // Loaded only with an endpoint: otherwise the intent spans stay no-ops and nothing is exported.
+  const stopExport = config.otlpEndpoint ? await startOtlpExport(config.otlpEndpoint) : undefined;
   // In JetStream mode the stream holds the backlog and --max-ack-pending bounds what each partition
   // hands the pool, so the pool must never refuse what a consumer already took: no bound of its own.
   const jetStreamBacklog = config.natsPartitions * config.maxAckPending + 1000;
@@ -95,6 +99,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     await pool.ready();
   } catch (error) {
     await pool.close({ force: true });
+    await stopExport?.();
     throw config.handler && error instanceof HandlerLoadError ? providerLoadError(config.handler, error) : error;
   }
 
@@ -231,6 +236,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     // Let ?wait=true requests whose intents just settled write their responses before closing.
     await new Promise((resolve) => setImmediate(resolve));
     await app.close();
+    await stopExport?.(); // flushes the spans of the last intents
     state = 'closed';
     app.log.info('shut down');
   })());

@@ -1,0 +1,46 @@
+/**
+ * One OpenTelemetry span per intent, from acceptance to settlement, through `@opentelemetry/api`
+ * alone: with no SDK registered the tracer is a no-op, the span records nothing, and no trace
+ * context is sent to the worker. Its traceparent rides on the intent into the worker (see
+ * shared/trace-context.ts), so the provider's spans there are its children.
+ */
+import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import type { IntentType } from '../../shared/intents.ts';
+import { traceparentOf } from '../../shared/trace-context.ts';
+
+/** The span attributes, named under `lanepool.` as the semantic conventions ask of a library. */
+export const ATTRIBUTES = {
+  thread: 'lanepool.thread.id',
+  type: 'lanepool.intent.type',
+  intent: 'lanepool.intent.id',
+  shard: 'lanepool.shard',
+  attempt: 'lanepool.attempt',
+  outcome: 'lanepool.outcome',
+} as const;
+
+export interface IntentSpan {
+  /** What the worker needs to parent its spans; undefined when nothing is traced. */
+  readonly traceparent: string | undefined;
+  /** Ends the span with the intent's status (`completed`, `failed`, ...) and its error code, if any. */
+  end(outcome: string, errorCode?: string, message?: string): void;
+}
+
+export function startIntentSpan(data: { threadId: string; type: IntentType; intentId: string; shard: number; attempt: number }): IntentSpan {
+  // Asked for per intent, not kept: a tracer taken before the SDK was (re)registered stays bound
+  // to the provider of that moment.
+  const span: Span = trace.getTracer('lanepool').startSpan(`lanepool intent ${data.type}`, {
+    kind: SpanKind.INTERNAL,
+    attributes: {
+      [ATTRIBUTES.thread]: data.threadId, [ATTRIBUTES.type]: data.type, [ATTRIBUTES.intent]: data.intentId,
+      [ATTRIBUTES.shard]: data.shard, [ATTRIBUTES.attempt]: data.attempt,
+    },
+  });
+  return {
+    traceparent: traceparentOf(span),
+    end(outcome, errorCode, message) {
+      span.setAttribute(ATTRIBUTES.outcome, outcome);
+      if (errorCode !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: `${errorCode}: ${message ?? ''}` });
+      span.end();
+    },
+  };
+}
