@@ -6,7 +6,7 @@
  *                                                        (a worker that keeps failing to boot: failed)
  *
  * Recovery waits for the old thread to exit before it reports the loss, so the started table it
- * hands over can no longer change. A stalled worker is stopped through piscina's abort, which
+ * hands over can no longer change (the "started" rule: protocol.ts's header). A stalled worker is stopped through piscina's abort, which
  * terminates the thread and starts a replacement for the same shard.
  */
 import { once } from 'node:events';
@@ -33,6 +33,11 @@ const GRACE_MS = 2_000;
 export type WorkerState = 'starting' | 'ready' | 'recovering' | 'backoff' | 'failed' | 'closed';
 
 export interface WorkerEvents {
+  /**
+   * The worker has loaded the handler: the state is now `ready` (or still `closed`, if close() came
+   * first). Comes before the `message` of the batch that said so.
+   */
+  ready(): void;
   /** A batch from the current worker. */
   message(batch: FromWorker[]): void;
   /** The worker is gone (or going): from now on, hold what you send until `lost`. */
@@ -100,14 +105,6 @@ export class ShardWorker {
     this.#outbox.push(message);
   }
 
-  /** Called by the shard when the worker says it has loaded the handler. */
-  markReady(): void {
-    if (this.#state !== 'starting') return;
-    clearTimeout(this.#loadTimer);
-    this.#state = 'ready';
-    this.#readyAt = Date.now();
-  }
-
   /**
    * The heartbeat counter of the attached worker, once it has beaten at all; undefined otherwise
    * (no worker, or one still booting, which is piscina's and the attach task's to report).
@@ -148,7 +145,11 @@ export class ShardWorker {
     const { port1, port2 } = new MessageChannel();
     this.#port = port1;
     this.#outbox = new Outbox<ToWorker>(port1, this.#onUnsendable);
-    port1.on('message', (batch: FromWorker[]) => this.#events.message(batch));
+    port1.on('message', (batch: FromWorker[]) => {
+      // The worker's life moves forward here, before the shard reads the batch: the shard only learns of it.
+      if (batch.some((message) => message.t === 'ready')) this.#ready();
+      this.#events.message(batch);
+    });
     this.#pendingPort = port2;
   }
 
@@ -228,6 +229,16 @@ export class ShardWorker {
     this.#backoffTimer = setTimeout(() => {
       if (this.#state === 'backoff') this.#startAttach();
     }, delay);
+  }
+
+  /** The worker says it has loaded the handler (its `ready` message). */
+  #ready(): void {
+    if (this.#state === 'starting') {
+      clearTimeout(this.#loadTimer);
+      this.#state = 'ready';
+      this.#readyAt = Date.now();
+    }
+    this.#events.ready();
   }
 
   #fail(error: Error): void {
