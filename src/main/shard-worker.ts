@@ -17,6 +17,7 @@ import { FROM_SOURCE } from '../shared/module-url.ts';
 import { Outbox } from '../shared/outbox.ts';
 import type { AttachRequest, AttachResult, FromWorker, ToWorker } from '../shared/protocol.ts';
 import { ShardMemory } from '../shared/shard-memory.ts';
+import { within } from '../shared/within.ts';
 import type { ResolvedOptions } from './options.ts';
 
 /** The compiled entry.js from dist/; from the sources, entry.mjs, which registers tsx first. */
@@ -135,7 +136,7 @@ export class ShardWorker {
     if (attached && this.#attach) {
       this.#outbox.push({ t: 'close' });
       this.#outbox.flush();
-      await settleWithin(this.#attach, GRACE_MS);
+      await within(this.#attach, GRACE_MS);
     }
     this.#port.close();
     await this.#piscina.destroy();
@@ -212,7 +213,7 @@ export class ShardWorker {
     this.#events.down();
     this.#outbox.discard();
     this.#port.close();
-    await settleWithin(this.#exited, GRACE_MS);
+    await within(this.#exited, GRACE_MS);
     if (this.#state !== 'recovering') return; // closed meanwhile
     const started = this.#memory.startedIds();
     this.#openChannel();
@@ -246,12 +247,4 @@ export class ShardWorker {
     this.#state = 'failed';
     this.#events.fatal(error);
   }
-}
-
-/** Waits for the promise to settle, but no longer than `ms`; never rejects. */
-async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise((resolve) => (timer = setTimeout(resolve, ms)));
-  await Promise.race([promise.catch(() => undefined), late]);
-  clearTimeout(timer);
 }

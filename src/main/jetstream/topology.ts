@@ -10,7 +10,7 @@
  * A thread's partition is `shardFor(threadId, partitions)`: the FNV-1a + jump hash of shard routing.
  */
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, nanos, type JetStreamManager } from 'nats';
-import { ConfigError } from '../../shared/errors.ts';
+import { ConfigError, messageOf } from '../../shared/errors.ts';
 import { shardFor } from '../routing.ts';
 import { jetStreamCall } from './nats-errors.ts';
 
@@ -108,5 +108,5 @@ export async function recreateConsumer(jsm: JetStreamManager, topo: Topology, p:
 }
 
 function isNotFound(error: unknown): boolean {
-  return /not found/i.test(error instanceof Error ? error.message : String(error));
+  return /not found/i.test(messageOf(error));
 }
