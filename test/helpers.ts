@@ -60,12 +60,16 @@ export function controlPool(options: Partial<LanePoolOptions> = {}): LanePool {
   return new LanePool({ handler: CONTROL, shards: 2, ...options });
 }
 
-/** Resolves once `predicate` holds, checking on every macrotask turn; a hang detector, not a timer. */
-export async function until(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
+/** Resolves once `check` returns true (it may be async); a hang detector, not a timer: fails after `timeoutMs`. */
+export async function until(check: () => boolean | Promise<boolean>, what = 'the condition', timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
+  for (;;) {
+    const result = check();
+    if (typeof result === 'boolean' ? result : await result) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    // A synchronous check reads local state and is cheap to repeat; an asynchronous one is a round
+    // trip (HTTP, NATS, a worker probe), polled less often so it does not load the shared machine.
+    await new Promise((resolve) => setTimeout(resolve, typeof result === 'boolean' ? 5 : 50));
   }
 }
 
