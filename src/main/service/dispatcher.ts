@@ -10,7 +10,7 @@ import { estimateBytes } from '../payload-size.ts';
 import type { LanePool } from '../pool.ts';
 import { CONTROL_INTENTS, GATE_OPEN, GATE_REFUSED, type GatedIntent, type Intent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/intents.ts';
 import type { ServiceMetrics } from './metrics.ts';
-import type { IntentRecord, IntentRecords, IntentStatus } from './records.ts';
+import { RECORD_ERRORS, type IntentRecord, type IntentRecords, type IntentStatus } from './records.ts';
 import type { ThreadEvents } from './thread-events.ts';
 
 export interface Submission {
@@ -136,7 +136,7 @@ export class Dispatcher {
         (result) => this.#settle(record, started, { status: 'completed', result }, hooks),
         (error: Error & { code?: string }) => this.#settle(record, started, {
           status: statusOf(error),
-          error: { code: typeof error.code === 'string' ? error.code : 'ERR_HANDLER', message: error.message },
+          error: { code: typeof error.code === 'string' ? error.code : RECORD_ERRORS.handler, message: error.message },
         }, hooks),
       );
     return { kind: 'accepted', record };
