@@ -185,11 +185,6 @@ export class Dispatcher {
     return counts;
   }
 
-  /** Threads with unsettled intents. */
-  busyThreads(): string[] {
-    return [...this.#active.keys()];
-  }
-
   #track(record: IntentRecord): void {
     let set = this.#active.get(record.threadId);
     if (set === undefined) this.#active.set(record.threadId, (set = new Set()));

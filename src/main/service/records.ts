@@ -121,10 +121,6 @@ export class IntentRecords {
     return new Promise((resolve) => (entry.waiters ??= []).push(resolve));
   }
 
-  get size(): number {
-    return this.#entries.size;
-  }
-
   #evict(now: number): void {
     while (this.#settledHead < this.#settled.length) {
       const id = this.#settled[this.#settledHead]!;
