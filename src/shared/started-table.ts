@@ -1,8 +1,7 @@
 /**
  * The worker's side of the started table in shared memory: which entry holds which task, and when
- * an entry may be freed. It keeps the "started" rule written in protocol.ts's header: an entry lives
- * from just before a task's handler is called until the task's terminal message has been posted.
- * Used by the worker only; the main thread reads the table through `ShardMemory.startedIds()`.
+ * an entry may be freed, by the "started" rule in protocol.ts's header. Used by the worker only; the
+ * main thread reads the table through `ShardMemory.startedIds()`.
  */
 import type { ShardMemory } from './shard-memory.ts';
 
