@@ -63,13 +63,11 @@ export function controlPool(options: Partial<LanePoolOptions> = {}): LanePool {
 /** Resolves once `check` returns true (it may be async); a hang detector, not a timer: fails after `timeoutMs`. */
 export async function until(check: () => boolean | Promise<boolean>, what = 'the condition', timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = check();
-    if (typeof result === 'boolean' ? result : await result) return;
+  // Quick at first (most conditions hold within a few ms), then every 50 ms: a long wait (a JetStream
+  // load, a round trip per check) must not load the machine the system under test runs on.
+  for (let delay = 5; !(await check()); delay = Math.min(50, delay * 2)) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    // A synchronous check reads local state and is cheap to repeat; an asynchronous one is a round
-    // trip (HTTP, NATS, a worker probe), polled less often so it does not load the shared machine.
-    await new Promise((resolve) => setTimeout(resolve, typeof result === 'boolean' ? 5 : 50));
+    await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }
 
