@@ -22,6 +22,7 @@ import type { Handler } from '../src/shared/handler.ts';
 import { Lanes } from '../src/worker/lanes.ts';
 import { closedLoop, type LoopResult } from './bench/closed-loop.ts';
 import { startup } from './bench/startup.ts';
+import { numberFlag } from './flags.ts';
 
 const ADD = new URL('./bench/add.mjs', import.meta.url);
 const BURN = new URL('./bench/burn.mjs', import.meta.url);
@@ -234,18 +235,12 @@ async function main(): Promise<void> {
     console.log(`Usage: npm run bench -- [--only ${Object.keys(BENCHES).join(',')}] [--duration-ms 3000] [--in-flight 1024] [--memory-keys 1000000] [--json FILE]`);
     return;
   }
-  const int = (text: string | undefined, fallback: number, flag: string): number => {
-    if (text === undefined) return fallback;
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag} must be a positive integer, got ${JSON.stringify(text)}`);
-    return value;
-  };
   const only = values.only === undefined ? undefined : new Set(values.only.split(','));
   for (const name of only ?? []) if (!(name in BENCHES)) throw new Error(`--only: unknown benchmark ${JSON.stringify(name)}; known: ${Object.keys(BENCHES).join(', ')}`);
   const options: Options = {
-    durationMs: int(values['duration-ms'], 3000, 'duration-ms'),
-    inFlight: int(values['in-flight'], 1024, 'in-flight'),
-    memoryKeys: int(values['memory-keys'], 1_000_000, 'memory-keys'),
+    durationMs: numberFlag('duration-ms', values['duration-ms'], 3000),
+    inFlight: numberFlag('in-flight', values['in-flight'], 1024),
+    memoryKeys: numberFlag('memory-keys', values['memory-keys'], 1_000_000),
     only,
   };
   const rows: Row[] = [];

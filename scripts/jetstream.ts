@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
+import { numberFlag } from './flags.ts';
 import { closeAgent, latency, takeover, throughput, type Takeover, type Throughput } from './jetstream/figures.ts';
 import { natsServerAvailable } from './jetstream/nats-server.ts';
 
@@ -24,17 +25,12 @@ async function main(): Promise<void> {
     console.log('Usage: npm run jetstream -- [--intents 6000] [--threads 600] [--concurrency 64] [--samples 300] [--kills 3] [--lease-ttl-ms 2000] [--json FILE]');
     return;
   }
-  const int = (text: string | undefined, fallback: number, flag: string): number => {
-    const value = text === undefined ? fallback : Number(text);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag} must be a positive integer, got ${JSON.stringify(text)}`);
-    return value;
-  };
-  const intents = int(values.intents, 6000, 'intents');
-  const threads = int(values.threads, 600, 'threads');
-  const concurrency = int(values.concurrency, 64, 'concurrency');
-  const samples = int(values.samples, 300, 'samples');
-  const kills = int(values.kills, 3, 'kills');
-  const leaseTtlMs = int(values['lease-ttl-ms'], 2000, 'lease-ttl-ms');
+  const intents = numberFlag('intents', values.intents, 6000);
+  const threads = numberFlag('threads', values.threads, 600);
+  const concurrency = numberFlag('concurrency', values.concurrency, 64);
+  const samples = numberFlag('samples', values.samples, 300);
+  const kills = numberFlag('kills', values.kills, 3);
+  const leaseTtlMs = numberFlag('lease-ttl-ms', values['lease-ttl-ms'], 2000);
   if (!natsServerAvailable()) {
     console.error('nats-server is not installed: apt-get install nats-server');
     process.exitCode = 1;

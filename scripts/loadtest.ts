@@ -5,6 +5,8 @@
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { messageOf } from '../src/shared/errors.ts';
+import { numberFlag } from './flags.ts';
 import { makePlan, type PlanOptions } from './loadtest/plan.ts';
 import { html, label, table } from './loadtest/report.ts';
 import { runMode, type ModeResult } from './loadtest/runner.ts';
@@ -139,15 +141,8 @@ function parse(argv: string[]): LoadTestOptions & { json?: string; html?: string
     console.log(HELP);
     process.exit(0);
   }
-  const num = (flag: string, fallback: number, min: number, max: number, integer = true): number => {
-    const text = values[flag];
-    if (text === undefined) return fallback;
-    const value = Number(text);
-    if (typeof text !== 'string' || text.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
-      throw new Error(`--${flag} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(text)}`);
-    }
-    return value;
-  };
+  const num = (flag: string, fallback: number, min: number, max: number, integer = true): number =>
+    numberFlag(flag, values[flag], fallback, { min, max, integer });
   const mode = (values.mode as string | undefined) ?? 'all';
   if (mode !== 'all' && !(MODES as readonly string[]).includes(mode)) throw new Error(`--mode must be one of ${MODES.join(', ')}, all; got ${JSON.stringify(mode)}`);
   const hangText = values['hang-ms'];
@@ -177,7 +172,7 @@ async function main(): Promise<void> {
   try {
     options = parse(process.argv.slice(2));
   } catch (error) {
-    console.error(`loadtest: ${error instanceof Error ? error.message : String(error)}\n\n${HELP}`);
+    console.error(`loadtest: ${messageOf(error)}\n\n${HELP}`);
     process.exit(2);
   }
   const command = `npm run loadtest -- ${process.argv.slice(2).join(' ')}`.trim();

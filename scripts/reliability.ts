@@ -14,6 +14,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { numberFlag } from './flags.ts';
 import { natsServerAvailable, startNatsServer } from './jetstream/nats-server.ts';
 import { runChaos } from './reliability/chaos.ts';
 import { runMemoryBound, type MemoryBoundReport } from './reliability/memory-bound.ts';
@@ -67,18 +68,13 @@ async function main(): Promise<void> {
     console.log('Usage: npm run reliability -- [--trials 20] [--stall-timeout-ms 500] [--tasks 10000] [--memory-heap-mb 256] [--memory-intents 1000] [--slow-connections 100] [--zombie-runs 3] [--json FILE]');
     return;
   }
-  const int = (text: string | undefined, fallback: number, flag: string): number => {
-    const value = text === undefined ? fallback : Number(text);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag} must be a positive integer, got ${JSON.stringify(text)}`);
-    return value;
-  };
-  const trials = int(values.trials, 20, 'trials');
-  const stallTimeoutMs = int(values['stall-timeout-ms'], 500, 'stall-timeout-ms');
-  const tasks = int(values.tasks, 10_000, 'tasks');
-  const heapMb = int(values['memory-heap-mb'], 256, 'memory-heap-mb');
-  const memoryIntents = int(values['memory-intents'], 1000, 'memory-intents');
-  const slowConnections = int(values['slow-connections'], 100, 'slow-connections');
-  const zombieRuns = int(values['zombie-runs'], 3, 'zombie-runs');
+  const trials = numberFlag('trials', values.trials, 20);
+  const stallTimeoutMs = numberFlag('stall-timeout-ms', values['stall-timeout-ms'], 500);
+  const tasks = numberFlag('tasks', values.tasks, 10_000);
+  const heapMb = numberFlag('memory-heap-mb', values['memory-heap-mb'], 256);
+  const memoryIntents = numberFlag('memory-intents', values['memory-intents'], 1000);
+  const slowConnections = numberFlag('slow-connections', values['slow-connections'], 100);
+  const zombieRuns = numberFlag('zombie-runs', values['zombie-runs'], 3);
 
   const times = (await recoveryTimes(trials, stallTimeoutMs)).sort((a, b) => a - b);
   const recovery = { trials, stallTimeoutMs, medianMs: quantile(times, 0.5), p90Ms: quantile(times, 0.9), minMs: times[0]!, maxMs: times.at(-1)! };

@@ -60,12 +60,14 @@ export function controlPool(options: Partial<LanePoolOptions> = {}): LanePool {
   return new LanePool({ handler: CONTROL, shards: 2, ...options });
 }
 
-/** Resolves once `predicate` holds, checking on every macrotask turn; a hang detector, not a timer. */
-export async function until(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
+/** Resolves once `check` returns true (it may be async); a hang detector, not a timer: fails after `timeoutMs`. */
+export async function until(check: () => boolean | Promise<boolean>, what = 'the condition', timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
+  // Quick at first (most conditions hold within a few ms), then every 50 ms: a long wait (a JetStream
+  // load, a round trip per check) must not load the machine the system under test runs on.
+  for (let delay = 5; !(await check()); delay = Math.min(50, delay * 2)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }
 

@@ -8,6 +8,7 @@
  * When every healthy intent has settled or the budget runs out, each hung thread is sent a stop.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { within } from '../../src/shared/within.ts';
 import type { PlannedThread } from './plan.ts';
 import type { Outcome, Target } from './target.ts';
 
@@ -99,8 +100,12 @@ export async function runMode(target: Target, plan: PlannedThread[], hungFractio
 
   // Stop every hung thread, the way the design allows.
   const hungThreads = plan.filter((t) => t.hung);
-  const stops = await Promise.all(hungThreads.map((thread) => within(target.stop(prefix + thread.name), options.stopTimeoutMs)));
-  const stopped = stops.filter((outcome) => outcome?.ok === true).length;
+  // Stopped: the design said ok within the timeout (a refusal or a rejection is not stopped).
+  const stopOk = (outcome: Outcome): void => {
+    if (!outcome.ok) throw new Error(`stop refused: ${outcome.code ?? 'no code'}`);
+  };
+  const stops = await Promise.all(hungThreads.map((thread) => within(target.stop(prefix + thread.name).then(stopOk), options.stopTimeoutMs)));
+  const stopped = stops.filter(Boolean).length;
   lag.disable();
 
   const blocked = healthyPlanned - healthyCompleted - healthyFailed;
@@ -131,11 +136,4 @@ export async function runMode(target: Target, plan: PlannedThread[], hungFractio
 export function percentile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
-/** The promise's value, or undefined if it takes longer than `ms`. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

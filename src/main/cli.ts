@@ -6,7 +6,7 @@
  * local address, a --handler module that does not load), 130/143 forced.
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../shared/errors.ts';
+import { ConfigError, messageOf } from '../shared/errors.ts';
 import { configFromArgs, usage } from './service/config.ts';
 import { startService } from './service/server.ts';
 
@@ -57,7 +57,7 @@ export async function main(argv: string[]): Promise<void> {
       usageError(error.message);
       return;
     }
-    console.error(`lanepool: could not start: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`lanepool: could not start: ${messageOf(error)}`);
     process.exitCode = 1;
     return;
   }

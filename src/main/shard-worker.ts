@@ -6,7 +6,7 @@
  *                                                        (a worker that keeps failing to boot: failed)
  *
  * Recovery waits for the old thread to exit before it reports the loss, so the started table it
- * hands over can no longer change. A stalled worker is stopped through piscina's abort, which
+ * hands over can no longer change (the "started" rule: protocol.ts's header). A stalled worker is stopped through piscina's abort, which
  * terminates the thread and starts a replacement for the same shard.
  */
 import { once } from 'node:events';
@@ -17,6 +17,7 @@ import { FROM_SOURCE } from '../shared/module-url.ts';
 import { Outbox } from '../shared/outbox.ts';
 import type { AttachRequest, AttachResult, FromWorker, ToWorker } from '../shared/protocol.ts';
 import { ShardMemory } from '../shared/shard-memory.ts';
+import { within } from '../shared/within.ts';
 import type { ResolvedOptions } from './options.ts';
 
 /** The compiled entry.js from dist/; from the sources, entry.mjs, which registers tsx first. */
@@ -33,6 +34,11 @@ const GRACE_MS = 2_000;
 export type WorkerState = 'starting' | 'ready' | 'recovering' | 'backoff' | 'failed' | 'closed';
 
 export interface WorkerEvents {
+  /**
+   * The worker has loaded the handler: the state is now `ready` (or still `closed`, if close() came
+   * first). Comes before the `message` of the batch that said so.
+   */
+  ready(): void;
   /** A batch from the current worker. */
   message(batch: FromWorker[]): void;
   /** The worker is gone (or going): from now on, hold what you send until `lost`. */
@@ -112,14 +118,6 @@ export class ShardWorker {
     this.#events.state(from);
   }
 
-  /** Called by the shard when the worker says it has loaded the handler. */
-  markReady(): void {
-    if (this.#state !== 'starting') return;
-    clearTimeout(this.#loadTimer);
-    this.#enter('ready');
-    this.#readyAt = Date.now();
-  }
-
   /**
    * The heartbeat counter of the attached worker, once it has beaten at all; undefined otherwise
    * (no worker, or one still booting, which is piscina's and the attach task's to report).
@@ -150,7 +148,7 @@ export class ShardWorker {
     if (attached && this.#attach) {
       this.#outbox.push({ t: 'close' });
       this.#outbox.flush();
-      await settleWithin(this.#attach, GRACE_MS);
+      await within(this.#attach, GRACE_MS);
     }
     this.#port.close();
     await this.#piscina.destroy();
@@ -160,7 +158,11 @@ export class ShardWorker {
     const { port1, port2 } = new MessageChannel();
     this.#port = port1;
     this.#outbox = new Outbox<ToWorker>(port1, this.#onUnsendable);
-    port1.on('message', (batch: FromWorker[]) => this.#events.message(batch));
+    port1.on('message', (batch: FromWorker[]) => {
+      // The worker's life moves forward here, before the shard reads the batch: the shard only learns of it.
+      if (batch.some((message) => message.t === 'ready')) this.#ready();
+      this.#events.message(batch);
+    });
     this.#pendingPort = port2;
   }
 
@@ -223,7 +225,7 @@ export class ShardWorker {
     this.#events.down();
     this.#outbox.discard();
     this.#port.close();
-    await settleWithin(this.#exited, GRACE_MS);
+    await within(this.#exited, GRACE_MS);
     if (this.#state !== 'recovering') return; // closed meanwhile
     const started = this.#memory.startedIds();
     this.#openChannel();
@@ -243,17 +245,19 @@ export class ShardWorker {
     }, delay);
   }
 
+  /** The worker says it has loaded the handler (its `ready` message). */
+  #ready(): void {
+    if (this.#state === 'starting') {
+      clearTimeout(this.#loadTimer);
+      this.#enter('ready');
+      this.#readyAt = Date.now();
+    }
+    this.#events.ready();
+  }
+
   #fail(error: Error): void {
     clearTimeout(this.#loadTimer);
     this.#enter('failed');
     this.#events.fatal(error);
   }
-}
-
-/** Waits for the promise to settle, but no longer than `ms`; never rejects. */
-async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise((resolve) => (timer = setTimeout(resolve, ms)));
-  await Promise.race([promise.catch(() => undefined), late]);
-  clearTimeout(timer);
 }

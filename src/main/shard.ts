@@ -9,7 +9,7 @@
  *   `normal` are the sums over those tasks, raised in `submit` and lowered only in `#settle`, so every
  *   settlement path (ok, error, timeout, cancel, restart, load failure, close) releases them.
  * - `#tasks` is in submission order, which is also per-key order. When a worker dies, the tasks it
- *   had not started are sent again to its replacement in that order, before anything submitted
+ *   had not started (the "started" rule: protocol.ts's header) are sent again to its replacement in that order, before anything submitted
  *   while it was recovering (held in `#held`), so per-key order survives a restart.
  */
 import type { TransferListItem } from 'node:worker_threads';
@@ -118,6 +118,9 @@ export class Shard {
     this.#pool = owner.pool;
     this.#owner = owner;
     this.#worker = new ShardWorker(id, options, {
+      ready: () => {
+        for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve();
+      },
       message: (batch) => this.#receive(batch),
       down: () => this.#down(),
       lost: (reason, detail, started) => this.#lost(reason, detail, started),
@@ -315,9 +318,7 @@ export class Shard {
           this.#probes.delete(message.id);
           break;
         case 'ready':
-          this.#worker.markReady();
-          for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve();
-          break;
+          break; // ShardWorker's: it has already moved to `ready` and told us (events.ready).
       }
     }
   }

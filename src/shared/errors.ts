@@ -256,7 +256,7 @@ const SKIPPED_FIELDS = new Set(['code', 'name', 'message', 'stack', '__proto__']
  */
 export function toWire(thrown: unknown): WireError {
   try {
-    if (!isError(thrown)) return { name: 'Error', message: `non-error value thrown: ${describe(thrown)}` };
+    if (!isError(thrown)) return { name: 'Error', message: `non-error value thrown: ${printable(thrown)}` };
     return errorToWire(thrown);
   } catch {
     // Every read below is guarded already; this is the last line, for a trap we did not foresee.
@@ -337,14 +337,15 @@ function read(object: object, field: string): unknown {
   return guard(() => (object as Record<string, unknown>)[field], UNREADABLE);
 }
 
-/** A string field as it is; anything else described; a missing or unreadable one as `fallback`. */
+/** A string field as it is; anything else as `printable` shows it; a missing or unreadable one as `fallback`. */
 function text(value: unknown, fallback: string): string {
   if (typeof value === 'string') return cut(value);
   if (value === undefined || value === UNREADABLE) return fallback;
-  return describe(value);
+  return printable(value);
 }
 
-function describe(value: unknown): string {
+/** Any value as text for a message: a string quoted, anything else through String(); never throws. */
+function printable(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(cut(value));
   // String() (not a template literal) also prints a Symbol; it may still run a throwing toString.
   return guard(() => {

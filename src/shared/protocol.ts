@@ -19,10 +19,20 @@
  *     (with a beat) when it returns. Structured clone runs inside postMessage, synchronously, so a
  *     large result blocks the heartbeat; the watchdog excuses a posting worker, for a bounded time,
  *     because a getter in the result runs user code during the clone and may itself loop forever.
- *   - the started table (Float64 from byte STARTED_OFFSET, STARTED_CAPACITY entries): the worker
- *     writes a task's id into a free entry *before* calling its handler, and clears it only after the
- *     task's terminal message has been posted. So once the worker is dead, "started" is exactly: in
- *     this table, or announced by a `started` message. The main thread reads the table only then.
+ *   - the started table (Float64 from byte STARTED_OFFSET, STARTED_CAPACITY entries): which tasks
+ *     the worker has started and not yet reported, kept by the rule below.
+ *
+ * The "started" rule (the one place it is written; the code that keeps it points here):
+ *   A task has started once its handler has been called. The worker writes the task's id into a free
+ *   entry of the started table *before* calling the handler (StartedTable.mark); if the table is full
+ *   it posts the `started` message at once instead, before the handler can block the thread. It frees
+ *   the entry only after the task's terminal message has been posted (Outbox's `onFlushed`), or at
+ *   once for a task the main thread cancelled (already settled there). So at every moment a started
+ *   task is visible to the main thread: in the table, or in a message that will arrive. The main
+ *   thread reads the table only after the worker's thread has exited (ShardWorker's recovery), when
+ *   it can no longer change; then "started" is exactly: in the table, or announced by a `started`
+ *   message. A task that had not started is sent again to the replacement worker; a started one runs
+ *   again only if it asked to (`retry: 'idempotent'`), and only once (Shard's `#lost`).
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { WireError } from './errors.ts';

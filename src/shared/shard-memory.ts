@@ -1,7 +1,8 @@
 /**
  * Typed access to one worker life's SharedArrayBuffer (layout in protocol.ts). Two writers never
  * share a slot: the worker alone writes the heartbeat, the posting mark and the started table; the
- * main thread only reads them, and reads the started table only after the worker has exited.
+ * main thread only reads them. When the started table is written and read is the "started" rule in
+ * protocol.ts's header.
  */
 import { HEARTBEAT_SLOT, LOADED_SLOT, MEMORY_BYTES, POSTING_SLOT, STARTED_CAPACITY, STARTED_OFFSET } from './protocol.ts';
 
@@ -60,7 +61,7 @@ export class ShardMemory {
     return entry;
   }
 
-  /** Worker: frees an entry once the task's terminal message has been posted. */
+  /** Worker: frees an entry (StartedTable decides when). */
   release(entry: number): void {
     this.#started[entry] = 0;
     this.#free!.push(entry);

@@ -11,6 +11,7 @@ import { Outbox, type PostTarget } from '../shared/outbox.ts';
 import type { HandlerStats } from '../shared/handler.ts';
 import type { AttachRequest, AttachResult, FromWorker, ToWorker, WorkerReport } from '../shared/protocol.ts';
 import { ShardMemory } from '../shared/shard-memory.ts';
+import { StartedTable } from '../shared/started-table.ts';
 import { degrade } from './degrade.ts';
 import { Lanes, type LaneTask, type Outcome } from './lanes.ts';
 import { loadHandler } from './load-handler.ts';
@@ -43,6 +44,8 @@ export async function attach(request: AttachRequest): Promise<AttachResult> {
   }
 
   memory.markLoaded();
+  // Lanes calls `started` just before the handler; the table entries keep the "started" rule
+  // (protocol.ts's header).
   const lanes = new Lanes(loaded.handler, {
     started: (task) => {
       outbox.push({ t: 'started', id: task.id });
@@ -60,58 +63,6 @@ export async function attach(request: AttachRequest): Promise<AttachResult> {
   const result = await serve(port, lanes, outbox, loaded.stats);
   clearInterval(heartbeat);
   return result;
-}
-
-/**
- * The worker's side of the started table. An entry lives from just before a task's handler is
- * called until the task's terminal message has been posted, so a task that started is always
- * visible to the main thread: in shared memory, or in a message that will arrive.
- */
-class StartedTable {
-  readonly #memory: ShardMemory;
-  readonly #entries = new Map<number, number>();
-  /** Ids whose terminal message waits in the outbox. */
-  #awaitingFlush: number[] = [];
-  /** Ids whose replacement message was queued during the current flush. */
-  readonly #resent = new Set<number>();
-
-  constructor(memory: ShardMemory) {
-    this.#memory = memory;
-  }
-
-  /** False if the table is full. */
-  mark(id: number): boolean {
-    const entry = this.#memory.markStarted(id);
-    if (entry < 0) return false;
-    this.#entries.set(id, entry);
-    return true;
-  }
-
-  reported(id: number): void {
-    if (this.#entries.has(id)) this.#awaitingFlush.push(id);
-  }
-
-  resent(id: number): void {
-    this.#resent.add(id);
-  }
-
-  flushed(): void {
-    const ids = this.#awaitingFlush;
-    this.#awaitingFlush = [];
-    for (const id of ids) {
-      if (this.#resent.has(id)) this.#awaitingFlush.push(id);
-      else this.release(id);
-    }
-    this.#resent.clear();
-  }
-
-  /** Frees the entry at once: for a task the main thread has already settled. */
-  release(id: number): void {
-    const entry = this.#entries.get(id);
-    if (entry === undefined) return;
-    this.#entries.delete(id);
-    this.#memory.release(entry);
-  }
 }
 
 function serve(port: MessagePort, lanes: Lanes, outbox: Outbox<FromWorker>, stats: HandlerStats | undefined): Promise<AttachResult> {

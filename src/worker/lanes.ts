@@ -154,11 +154,6 @@ export class Lanes {
     return { lanes: this.#lanes.size, queued: this.#queued, running: this.#running, abandoned: this.#abandoned };
   }
 
-  /** Keys with queued or running work. */
-  keys(): IterableIterator<string> {
-    return this.#lanes.keys();
-  }
-
   /** Starts the lane's oldest live queued task if nothing runs in it; tears the lane down if it is empty. */
   #pump(lane: Lane): void {
     if (lane.head !== null || (lane.controls !== null && lane.controls.size > 0)) return;

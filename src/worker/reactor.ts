@@ -46,7 +46,7 @@ export const init: HandlerInit<ReactorData> = async (data, { shard }) => {
 };
 
 const reactor: Handler<ReactorTask, unknown> = async (task, { key, signal, attempt }) => {
-  if (task.type === 'lanepool.thread.describe') return describe(key);
+  if (task.type === 'lanepool.thread.describe') return threadView(key);
   threads.begin(key);
   try {
     if (task.startGate) {
@@ -182,7 +182,8 @@ async function gateOpened(gate: Int32Array, signal: AbortSignal, key: string): P
   if (Atomics.load(gate, 0) === GATE_REFUSED) throw new LaneCancelledError({ key, reason: 'start refused: the partition is no longer held here' });
 }
 
-function describe(key: string): ThreadView {
+/** The `lanepool.thread.describe` intent's answer: what this worker knows of the thread's session. */
+function threadView(key: string): ThreadView {
   const thread = threads.get(key);
   if (thread === undefined) return { session: null, runtimeMode: threads.resumeCursor(key)?.runtimeMode ?? DEFAULT_RUNTIME_MODE };
   const { session, starting, runtimeMode } = thread;

@@ -4,6 +4,7 @@
  * handler (and the service's reactor) runs on plain compiled JavaScript with no loader. tsx is an
  * optional peer dependency: it may be missing.
  */
+import { messageOf } from '../shared/errors.ts';
 import { FROM_SOURCE } from '../shared/module-url.ts';
 
 /** What a user without tsx is told to do. */
@@ -22,7 +23,7 @@ export async function importUserModule(url: string): Promise<unknown> {
     return await import(url);
   } catch (error) {
     if (missing === undefined) throw error;
-    throw new Error(`${message(error)}; it is TypeScript, which needs tsx, and tsx could not be loaded (${message(missing)}): ${INSTALL_TSX}`);
+    throw new Error(`${messageOf(error)}; it is TypeScript, which needs tsx, and tsx could not be loaded (${messageOf(missing)}): ${INSTALL_TSX}`);
   }
 }
 
@@ -38,8 +39,4 @@ function registerTypeScript(): Promise<void> {
     register();
   });
   return registered;
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

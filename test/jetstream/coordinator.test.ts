@@ -11,7 +11,7 @@ import type { Leases } from '../../src/main/jetstream/leases.ts';
 import type { PartitionDeps } from '../../src/main/jetstream/partition.ts';
 import { topology } from '../../src/main/jetstream/topology.ts';
 import type { Dispatcher } from '../../src/main/service/dispatcher.ts';
-import { eventually } from './helpers.ts';
+import { until } from '../helpers.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const never = () => new Promise<never>(() => {});
@@ -119,7 +119,7 @@ describe('Coordinator lease timing', () => {
     coordinator = start(leases, js, jsm, 2000);
     await coordinator.ready();
     expect(coordinator.owned()).toEqual([0, 1]);
-    await eventually(() => coordinator!.lost === 2, 'both leases to be fenced', 10_000);
+    await until(() => coordinator!.lost === 2, 'both leases to be fenced', 10_000);
     expect(coordinator.owned()).toEqual([]);
     expect(consumers.stopped).toBe(consumers.consumed);
     // Fenced, not released: the lease is left to expire on the server, for nobody to overlap it.

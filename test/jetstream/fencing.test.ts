@@ -8,8 +8,9 @@ import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IntentStore, storeKey, type StoredIntent } from '../../src/main/jetstream/intent-store.ts';
 import { partitionOf, topology } from '../../src/main/jetstream/topology.ts';
+import { until } from '../helpers.ts';
 import { http, submit } from '../service/helpers.ts';
-import { eventually, freshStream, ServiceSet, startNatsServer, type NatsServer } from './helpers.ts';
+import { freshStream, ServiceSet, startNatsServer, type NatsServer } from './helpers.ts';
 
 describe('JetStream mode: fencing of record writes', () => {
   let nats: NatsServer;
@@ -61,7 +62,7 @@ describe('JetStream mode: fencing of record writes', () => {
 
     const retry = await submit(a, 'orphan', { type: 'thread.turn.start', payload: { input: 'at last' }, intentId: orphan.intentId });
     expect(retry.status).toBe(200);
-    await eventually(async () => (await http(a, 'GET', `/v1/intents/${orphan.intentId}`)).body.status === 'completed', 'the retried intent to run');
+    await until(async () => (await http(a, 'GET', `/v1/intents/${orphan.intentId}`)).body.status === 'completed', 'the retried intent to run');
     expect((await http(a, 'GET', `/v1/intents/${orphan.intentId}`)).body).toMatchObject({ attempt: 1, result: { output: { echo: 'at last' } } });
   });
 });

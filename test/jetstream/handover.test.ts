@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Service } from '../../src/main/service/server.ts';
+import { until } from '../helpers.ts';
 import { http, submit } from '../service/helpers.ts';
-import { eventually, freshStream, ownedBy, startNatsServer, startNatsService, type NatsServer } from './helpers.ts';
+import { freshStream, ownedBy, ServiceSet, startNatsServer, type NatsServer } from './helpers.ts';
 
 const PROVIDER = fileURLToPath(new URL('../fixtures/run-log-provider.mjs', import.meta.url));
 const THREADS = 40;
@@ -20,7 +21,7 @@ const PER_THREAD = 8;
 describe('JetStream mode: an instance joining under load', () => {
   let nats: NatsServer;
   let dir: string;
-  const services: Service[] = [];
+  const services = new ServiceSet(() => nats);
 
   beforeAll(async () => {
     nats = await startNatsServer();
@@ -30,7 +31,7 @@ describe('JetStream mode: an instance joining under load', () => {
     process.env.LANEPOOL_TURN_MS = '20';
   });
   afterAll(async () => {
-    await Promise.all(services.map((service) => service.shutdown()));
+    await services.shutdownAll();
     await nats?.stop();
     rmSync(dir, { recursive: true, force: true });
     delete process.env.LANEPOOL_RUN_LOG;
@@ -40,8 +41,7 @@ describe('JetStream mode: an instance joining under load', () => {
   it('hands partitions over mid-stream without losing, repeating or reordering an intent', async () => {
     const stream = freshStream();
     const options = { handler: PROVIDER, shards: 1 };
-    const a = await startNatsService(nats, stream, 'a', options);
-    services.push(a);
+    const a = await services.start(stream, 'a', options);
     const ids: string[][] = Array.from({ length: THREADS }, () => []);
     let b: Promise<Service> | undefined;
     let joined = false;
@@ -53,20 +53,20 @@ describe('JetStream mode: an instance joining under load', () => {
         list.push(reply.body.intentId);
         // Join once a third of the load is in.
         if (t === 0 && k === 2) {
-          b = startNatsService(nats, stream, 'b', options);
+          b = services.start(stream, 'b', options);
           void b.then(async (service) => {
-            await eventually(async () => (await ownedBy(service)).length === 8, 'b to take its half');
+            await until(async () => (await ownedBy(service)).length === 8, 'b to take its half');
             joined = true;
           });
         }
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     }));
-    services.push(await b!);
+    await b!;
 
     const all = ids.flat();
     const records = new Map<string, { status: string; attempt: number; instance: string }>();
-    await eventually(async () => {
+    await until(async () => {
       for (const id of all) if (records.get(id)?.status !== 'completed') records.set(id, (await http(a, 'GET', `/v1/intents/${id}`)).body);
       return all.every((id) => records.get(id)?.status === 'completed');
     }, 'every intent to complete', 60_000);

@@ -42,12 +42,3 @@ export async function ownedBy(service: Service): Promise<number[]> {
   const reply = await http(service, 'GET', '/readyz');
   return reply.body.jetstream.partitions as number[];
 }
-
-/** Polls `check` until it returns true; generous, only to detect a hang. */
-export async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

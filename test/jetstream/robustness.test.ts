@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredIntent } from '../../src/main/jetstream/intent-store.ts';
 import { shardFor } from '../../src/main/routing.ts';
 import type { Service } from '../../src/main/service/server.ts';
+import { until } from '../helpers.ts';
 import { http, submit } from '../service/helpers.ts';
-import { eventually, freshStream, ownedBy, ServiceSet, startNatsServer, startNatsService, type NatsServer } from './helpers.ts';
+import { freshStream, ownedBy, ServiceSet, startNatsServer, startNatsService, type NatsServer } from './helpers.ts';
 
 const BIG_RESULT = fileURLToPath(new URL('../fixtures/big-result-provider.mjs', import.meta.url));
 
@@ -43,7 +44,7 @@ describe('JetStream mode: robustness', () => {
     // Lease TTL 1 s, grace 8 s: the intent below runs about 3 s into the shutdown.
     const a = await start(stream, 'a', { shards: 1, graceMs: 8000 });
     const b = await start(stream, 'b', { shards: 1 });
-    await eventually(async () => (await ownedBy(a)).length === 8 && (await ownedBy(b)).length === 8, 'the partitions to be split 8/8');
+    await until(async () => (await ownedBy(a)).length === 8 && (await ownedBy(b)).length === 8, 'the partitions to be split 8/8');
     const ownedByA = await ownedBy(a);
     let n = 0;
     while (!ownedByA.includes(shardFor(`drain-${n}`, 16))) n++;
@@ -58,10 +59,10 @@ describe('JetStream mode: robustness', () => {
 
     await submit(a, thread, { type: 'thread.turn.start', payload: { input: 'slow', simulate: { startHangMs: 3000 } }, intentId: 'drain-1' });
     await submit(a, thread, { type: 'thread.turn.start', payload: { input: 'next' }, intentId: 'drain-2' });
-    await eventually(() => writes.some((w) => w.intentId === 'drain-1' && w.status === 'running'), 'drain-1 to start on a');
+    await until(() => writes.some((w) => w.intentId === 'drain-1' && w.status === 'running'), 'drain-1 to start on a');
     await a.shutdown();
 
-    await eventually(async () => (await http(b, 'GET', '/v1/intents/drain-2')).body.status === 'completed', 'drain-2 to complete on b');
+    await until(async () => (await http(b, 'GET', '/v1/intents/drain-2')).body.status === 'completed', 'drain-2 to complete on b');
     watch.stop();
     // The first intent finished on a, once; b never ran it again, and ran the second only after it.
     const first = writes.filter((w) => w.intentId === 'drain-1');
@@ -86,7 +87,7 @@ describe('JetStream mode: robustness', () => {
     const after = await submit(a, 'healthy', { type: 'thread.turn.start', payload: { input: 'hi' } }, true);
     expect(after.body).toMatchObject({ status: 'completed', attempt: 1 });
     expect(await gauge(a, 'lanepool_jetstream_poison')).toBe(4);
-    await eventually(async () => await gauge(a, 'lanepool_jetstream_inflight') === 0, 'nothing left unacknowledged');
+    await until(async () => await gauge(a, 'lanepool_jetstream_inflight') === 0, 'nothing left unacknowledged');
     const info = await (await nc.jetstreamManager()).consumers.info(stream, 'p0');
     expect(info.num_ack_pending).toBe(0);
   });
@@ -117,7 +118,7 @@ describe('JetStream mode: robustness', () => {
       expect(huge.status).toBe(413);
       expect(huge.body.error).toMatchObject({ code: 'ERR_BODY_TOO_LARGE', message: expect.stringMatching(/max_payload \(65536\)/) });
       expect((await http(a, 'GET', '/v1/intents/huge-1')).status).toBe(404);
-      await eventually(async () => await gauge(a, 'lanepool_jetstream_inflight') === 0, 'nothing left unacknowledged');
+      await until(async () => await gauge(a, 'lanepool_jetstream_inflight') === 0, 'nothing left unacknowledged');
     } finally {
       await a.shutdown();
       await small.stop();
@@ -147,7 +148,7 @@ describe('JetStream mode: robustness', () => {
     try {
       expect((await http(service, 'GET', '/readyz')).body).toMatchObject({ status: 'ready', jetstream: { connected: true } });
       await own.stop();
-      await eventually(async () => {
+      await until(async () => {
         const reply = await http(service, 'GET', '/readyz');
         return reply.status === 503 && reply.body.status === 'degraded' && reply.body.jetstream.connected === false;
       }, '/readyz to report NATS down');

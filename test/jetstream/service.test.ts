@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { intentPublisher } from '../../src/main/jetstream/publisher.ts';
 import { shardFor } from '../../src/main/routing.ts';
 import type { Service } from '../../src/main/service/server.ts';
+import { until } from '../helpers.ts';
 import { http, submit } from '../service/helpers.ts';
-import { eventually, freshStream, ownedBy, ServiceSet, startNatsServer, startNatsService, type NatsServer } from './helpers.ts';
+import { freshStream, ownedBy, ServiceSet, startNatsServer, startNatsService, type NatsServer } from './helpers.ts';
 
 describe('JetStream mode: one service, several instances', () => {
   let nats: NatsServer;
@@ -24,11 +25,11 @@ describe('JetStream mode: one service, several instances', () => {
     const a = await start(stream, 'a');
     const b = await start(stream, 'b');
     // Settle the split first: a partition moving between turns would start a new session (cursor 1 again).
-    await eventually(async () => (await ownedBy(a)).length === 8 && (await ownedBy(b)).length === 8, 'an 8/8 split');
+    await until(async () => (await ownedBy(a)).length === 8 && (await ownedBy(b)).length === 8, 'an 8/8 split');
     const accepted = await submit(a, 'thread-1', { type: 'thread.turn.start', payload: { input: 'hello' } });
     expect(accepted.status).toBe(202);
     expect(accepted.body).toMatchObject({ threadId: 'thread-1', partition: shardFor('thread-1', 16), status: 'queued' });
-    await eventually(async () => (await http(b, 'GET', `/v1/intents/${accepted.body.intentId}`)).body.status === 'completed', 'the intent to complete');
+    await until(async () => (await http(b, 'GET', `/v1/intents/${accepted.body.intentId}`)).body.status === 'completed', 'the intent to complete');
     const record = (await http(b, 'GET', `/v1/intents/${accepted.body.intentId}`)).body;
     expect(record).toMatchObject({ threadId: 'thread-1', type: 'thread.turn.start', attempt: 1, result: { output: { echo: 'hello' } } });
     expect(['a', 'b']).toContain(record.instance);
@@ -64,7 +65,7 @@ describe('JetStream mode: one service, several instances', () => {
       const publish = await intentPublisher(nc, { stream });
       const result = await publish({ threadId: 'direct-1', type: 'thread.turn.start', payload: { input: 'from a program' } });
       expect(result.kind).toBe('accepted');
-      await eventually(async () => (await http(a, 'GET', `/v1/intents/${result.record.intentId}`)).body.status === 'completed', 'the published intent to run');
+      await until(async () => (await http(a, 'GET', `/v1/intents/${result.record.intentId}`)).body.status === 'completed', 'the published intent to run');
       await expect(publish({ threadId: 'bad thread', type: 'thread.turn.start', payload: { input: 'x' } })).rejects.toMatchObject({ code: 'ERR_INVALID_INTENT' });
       await expect(publish({ threadId: 't', type: 'thread.nope' as 'thread.turn.start', payload: { input: 'x' } })).rejects.toMatchObject({ code: 'ERR_INVALID_INTENT' });
       await expect(intentPublisher(nc, { stream: 'NO_SUCH_STREAM' })).rejects.toMatchObject({ code: 'ERR_JETSTREAM' });
@@ -78,9 +79,9 @@ describe('JetStream mode: one service, several instances', () => {
     const a = await start(stream, 'a');
     expect(await ownedBy(a)).toHaveLength(16);
     const b = await start(stream, 'b');
-    await eventually(async () => (await ownedBy(a)).length === 8 && (await ownedBy(b)).length === 8, 'an 8/8 split');
+    await until(async () => (await ownedBy(a)).length === 8 && (await ownedBy(b)).length === 8, 'an 8/8 split');
     const c = await start(stream, 'c');
-    await eventually(async () => {
+    await until(async () => {
       const owned = await Promise.all([a, b, c].map(ownedBy));
       return owned.every((list) => list.length >= 5 && list.length <= 6) && new Set(owned.flat()).size === 16 && owned.flat().length === 16;
     }, 'a 5/5/6 split with every partition owned once');
@@ -90,17 +91,17 @@ describe('JetStream mode: one service, several instances', () => {
     const stream = freshStream();
     const a = await start(stream, 'a', { leaseTtlMs: 60_000 });
     const b = await start(stream, 'b', { leaseTtlMs: 60_000 });
-    await eventually(async () => (await ownedBy(a)).length === 8 && (await ownedBy(b)).length === 8, 'an 8/8 split', 60_000);
+    await until(async () => (await ownedBy(a)).length === 8 && (await ownedBy(b)).length === 8, 'an 8/8 split', 60_000);
     await b.shutdown();
     // The TTL is a minute: only a released lease can explain a takeover within the test's deadline.
-    await eventually(async () => (await ownedBy(a)).length === 16, 'a to own every partition', 20_000);
+    await until(async () => (await ownedBy(a)).length === 16, 'a to own every partition', 20_000);
   });
 
   it('consumes exactly the partitions --partitions names', async () => {
     const stream = freshStream();
     const low = await start(stream, 'low', { partitions: '0-7' as never });
     const high = await start(stream, 'high', { partitions: '8,9,10-15' as never });
-    await eventually(async () => (await ownedBy(high)).length === 8, 'the static split');
+    await until(async () => (await ownedBy(high)).length === 8, 'the static split');
     expect(await ownedBy(low)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(await ownedBy(high)).toEqual([8, 9, 10, 11, 12, 13, 14, 15]);
   });
@@ -111,7 +112,7 @@ describe('JetStream mode: one service, several instances', () => {
     const a = await start(stream, 'a', { natsPartitions: 1, shards: 1 });
     const hung = await submit(a, 'hung', { type: 'thread.turn.start', payload: { input: 'x', simulate: { startHangMs: 'forever' } } });
     const behind = await submit(a, 'hung', { type: 'thread.turn.start', payload: { input: 'queued behind' } });
-    await eventually(async () => (await http(a, 'GET', '/v1/threads/hung')).body.session?.status === 'starting', 'the hung start to reach the provider');
+    await until(async () => (await http(a, 'GET', '/v1/threads/hung')).body.session?.status === 'starting', 'the hung start to reach the provider');
     expect((await http(a, 'GET', `/v1/intents/${hung.body.intentId}`)).body.status).toBe('running');
     const others = await Promise.all(Array.from({ length: 20 }, (_, i) =>
       submit(a, `healthy-${i}`, { type: 'thread.turn.start', payload: { input: `n${i}` } }, true)));

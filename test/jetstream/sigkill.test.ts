@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInstance, type Instance } from '../../scripts/jetstream/instances.ts';
 import { startNatsServer, type NatsServer } from '../../scripts/jetstream/nats-server.ts';
 import type { StoredIntent } from '../../src/main/jetstream/intent-store.ts';
-import { eventually } from './helpers.ts';
+import { until } from '../helpers.ts';
 
 const PROVIDER = fileURLToPath(new URL('../fixtures/run-log-provider.mjs', import.meta.url));
 const THREADS = 240;
@@ -59,7 +59,7 @@ describe('JetStream mode: SIGKILL in the middle of a load', () => {
       return ((await res.body.json()) as { jetstream: { partitions: number[] } }).jetstream.partitions;
     };
     // Wait for the even split, so the victim owns its share (5 or 6) when it dies.
-    await eventually(async () => {
+    await until(async () => {
       const lists = await Promise.all(instances.map(owned));
       return lists.flat().length === 16 && lists.every((list) => list.length >= 5);
     }, 'the 16 partitions to be shared 5/5/6', 30_000);
@@ -128,7 +128,7 @@ describe('JetStream mode: SIGKILL in the middle of a load', () => {
 
     const loadedAt = Date.now();
     const healthy = threads.filter((thread) => !thread.hung).flatMap((thread) => thread.intents);
-    await eventually(() => healthy.every((id) => latest.get(id)?.status === 'completed'), 'every healthy intent to complete', 90_000);
+    await until(() => healthy.every((id) => latest.get(id)?.status === 'completed'), 'every healthy intent to complete', 90_000);
 
     const drainedAt = Date.now();
     // Healthy threads got through while every hung start still hangs, on whatever instance now owns it.
@@ -145,7 +145,7 @@ describe('JetStream mode: SIGKILL in the middle of a load', () => {
       expect(((await res.body.json()) as StoredIntent).status).toBe('completed');
     }
     const hungIntents = threads.filter((t) => t.hung).flatMap((t) => t.intents);
-    await eventually(() => hungIntents.every((id) => latest.get(id)?.status === 'cancelled'), 'the hung threads\' intents to be cancelled by stop');
+    await until(() => hungIntents.every((id) => latest.get(id)?.status === 'cancelled'), 'the hung threads\' intents to be cancelled by stop');
     watch.stop();
 
     // 0 lost: every accepted intent settled.

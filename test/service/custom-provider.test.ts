@@ -17,6 +17,18 @@ describe('service with --handler', () => {
     }
   });
 
+  it('records a provider error without a code as ERR_HANDLER, and one with its own code as that code', async () => {
+    const service = await startTestService({ handler: fixture('provider.mjs') });
+    try {
+      const plain = await submit(service, 'faulty', { type: 'thread.turn.start', payload: { input: 'throw' } }, true);
+      expect(plain.body).toMatchObject({ status: 'failed', error: { code: 'ERR_HANDLER', message: 'the model API answered 500' } });
+      const coded = await submit(service, 'faulty', { type: 'thread.turn.start', payload: { input: 'throw-coded' } }, true);
+      expect(coded.body).toMatchObject({ status: 'failed', error: { code: 'E_QUOTA', message: 'over quota' } });
+    } finally {
+      await service.shutdown();
+    }
+  });
+
   it('refuses to start with a provider module that lacks methods', async () => {
     await expect(startTestService({ handler: fixture('bad-provider.mjs') })).rejects.toThrow(/lacks sendTurn, interruptTurn/);
   });

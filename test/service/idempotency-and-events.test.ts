@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Service } from '../../src/main/service/server.ts';
+import { settlesWithin } from '../helpers.ts';
 import { http, startTestService, submit } from './helpers.ts';
 
 describe('service idempotency', () => {
@@ -40,6 +41,8 @@ describe('service events', () => {
     expect(res.headers['content-type']).toContain('text/event-stream');
     const ids = Array.from({ length: 12 }, (_, i) => `sse-${i}`);
     const events: { intentId: string; status: string }[] = [];
+    let onSubscribed!: () => void;
+    const subscribed = new Promise<void>((resolve) => (onSubscribed = resolve));
     const reading = (async () => {
       let buffer = '';
       for await (const chunk of res.body) {
@@ -48,14 +51,15 @@ describe('service events', () => {
         while ((end = buffer.indexOf('\n\n')) >= 0) {
           const frame = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
+          if (frame === ': subscribed') onSubscribed();
           const data = frame.split('\n').find((line) => line.startsWith('data: '));
           if (data) events.push(JSON.parse(data.slice(6)));
         }
         if (events.length === ids.length) break;
       }
     })();
-    // Wait until the subscription is in place before submitting.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The server sends this comment once the subscription is in place: only then submit.
+    await settlesWithin(subscribed, 'the ": subscribed" comment');
     for (const [i, intentId] of ids.entries()) {
       const intent = i % 4 === 3
         ? { type: 'thread.approval.respond', payload: { requestId: `r${i}`, decision: 'accept' }, intentId }

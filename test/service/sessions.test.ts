@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ReactorStats } from '../../src/shared/provider.ts';
 import type { ServiceConfig } from '../../src/main/service/config.ts';
 import type { Service } from '../../src/main/service/server.ts';
+import { until } from '../helpers.ts';
 import { http, startTestService, submit } from './helpers.ts';
 
 const LEDGER = fileURLToPath(new URL('../fixtures/session-ledger-provider.mjs', import.meta.url));
@@ -28,15 +29,6 @@ async function turn(svc: Service, threadId: string, input = 'x') {
 async function sessions(svc: Service): Promise<Partial<ReactorStats>> {
   const [worker] = await svc.pool.inspect();
   return worker!.handler;
-}
-
-/** Polls the worker until `predicate` holds; a hang detector, not a timer. */
-async function eventually(svc: Service, predicate: (stats: Partial<ReactorStats>) => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate(await sessions(svc))) {
-    if (Date.now() > deadline) throw new Error(`worker stats stayed at ${JSON.stringify(await sessions(svc))}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 describe('worker-side sessions', () => {
@@ -73,7 +65,7 @@ describe('worker-side sessions', () => {
     const svc = await start({ maxSessionsPerWorker: 2 });
     const held = await turn(svc, 'busy');
     const holding = submit(svc, 'busy', { type: 'thread.turn.start', payload: { input: 'hold' } }, true);
-    await eventually(svc, () => svc.pool.stats().running === 1);
+    await until(() => svc.pool.stats().running === 1, 'a running turn');
     for (const thread of ['b', 'c', 'd']) await turn(svc, thread);
     const releasing = await turn(svc, 'e', 'release');
     expect(releasing.output.stopped).toEqual(['b#2', 'c#3', 'd#4']);
@@ -89,13 +81,16 @@ describe('worker-side sessions', () => {
     const svc = await start({ handler: SYNC_STOP, maxSessionsPerWorker: 1 });
     for (const threadId of ['plain', 'throw', 'plain', 'throw', 'other']) await turn(svc, threadId);
     expect(svc.pool.stats().restarts).toBe(0);
-    await eventually(svc, (stats) => stats.sessionsEvictedCap === 4 && stats.sessionStopFailures === 2);
+    await until(async () => {
+      const stats = await sessions(svc);
+      return stats.sessionsEvictedCap === 4 && stats.sessionStopFailures === 2;
+    }, '4 cap evictions and 2 failed stops');
   });
 
   it('evicts and stops a session idle for --session-idle-ms', async () => {
     const svc = await start({ sessionIdleMs: 50 });
     const first = await turn(svc, 'sleepy');
-    await eventually(svc, (stats) => stats.sessions === 0);
+    await until(async () => (await sessions(svc)).sessions === 0, 'no worker session left');
     expect(await sessions(svc)).toMatchObject({ sessionsEvictedIdle: 1, threads: 0, resumeCursors: 1 });
     const back = await turn(svc, 'sleepy');
     expect(back.output.stopped).toEqual([first.sessionId]);

@@ -15,7 +15,7 @@
  */
 import { nanos, type JetStreamClient, type KV } from 'nats';
 import type { IntentType } from '../../shared/intents.ts';
-import type { IntentStatus } from '../service/records.ts';
+import { RECORD_ERRORS, type IntentStatus } from '../service/records.ts';
 import { isWrongRevision, jetStreamCall } from './nats-errors.ts';
 import type { Topology } from './topology.ts';
 
@@ -136,7 +136,7 @@ export class IntentStore {
       if (record.result !== undefined && error instanceof Error && /MAX_PAYLOAD_EXCEEDED/.test(error.message)) {
         const { result: _dropped, ...rest } = record;
         const message = `the result was not stored: the record is ${Buffer.byteLength(text)} bytes as JSON, over the NATS server's max_payload`;
-        return this.update({ ...rest, error: { code: 'ERR_RESULT_TOO_LARGE', message } }, revision);
+        return this.update({ ...rest, error: { code: RECORD_ERRORS.resultTooLarge, message } }, revision);
       }
       if (!isWrongRevision(error)) throw error;
     }

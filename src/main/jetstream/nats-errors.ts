@@ -1,5 +1,5 @@
 /** NATS requests whose failure reaches a caller go through here, so they surface as one typed error. */
-import { JetStreamError } from '../../shared/errors.ts';
+import { JetStreamError, messageOf } from '../../shared/errors.ts';
 
 /** Runs a NATS request; a failure becomes a `JetStreamError` naming the operation. */
 export async function jetStreamCall<T>(operation: string, call: () => Promise<T>): Promise<T> {
@@ -7,12 +7,12 @@ export async function jetStreamCall<T>(operation: string, call: () => Promise<T>
     return await call();
   } catch (error) {
     if (error instanceof JetStreamError) throw error;
-    throw new JetStreamError({ operation, detail: error instanceof Error ? error.message : String(error) });
+    throw new JetStreamError({ operation, detail: messageOf(error) });
   }
 }
 
 /** True for the error a compare-and-set KV write gets when someone else wrote first. */
 export function isWrongRevision(error: unknown): boolean {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = messageOf(error);
   return /wrong last sequence|key exists|wrong last msg/i.test(text);
 }

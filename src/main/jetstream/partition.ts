@@ -23,7 +23,7 @@
  */
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 'nats';
 import type { Dispatcher } from '../service/dispatcher.ts';
-import type { IntentRecord } from '../service/records.ts';
+import { RECORD_ERRORS, type IntentRecord } from '../service/records.ts';
 import { isFinal, type IntentStore, type StoredIntent, type UpdateResult, type Versioned } from './intent-store.ts';
 import { RECORD_REVISION_HEADER, checkStreamedIntent, type StreamedIntent } from './publisher.ts';
 import { consumerOf, recreateConsumer, type ConsumerSettings, type Topology } from './topology.ts';
@@ -358,7 +358,7 @@ export class OwnedPartition {
         this.#finish(item, {
           intentId: body.intentId, threadId: body.threadId, type: body.type, shard: this.#deps.shardOf(body.threadId),
           status: 'failed', submittedAt: storedAt, settledAt: now, attempt,
-          error: { code: code ?? 'ERR_INTERNAL', message },
+          error: { code: code ?? RECORD_ERRORS.internal, message },
         });
       }
     }

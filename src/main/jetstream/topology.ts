@@ -10,7 +10,7 @@
  * A thread's partition is `shardFor(threadId, partitions)`: the FNV-1a + jump hash of shard routing.
  */
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, nanos, type JetStreamManager } from 'nats';
-import { ConfigError } from '../../shared/errors.ts';
+import { ConfigError, messageOf } from '../../shared/errors.ts';
 import { shardFor } from '../routing.ts';
 import { jetStreamCall } from './nats-errors.ts';
 
@@ -46,7 +46,7 @@ export function consumerOf(partition: number): string {
 }
 
 /** The stream's description records the partition count, so a mismatched instance refuses to start. */
-function describe(topo: Topology): string {
+function streamDescription(topo: Topology): string {
   return `lanepool intents; partitions=${topo.partitions}`;
 }
 
@@ -60,7 +60,7 @@ export async function ensureStream(jsm: JetStreamManager, topo: Topology): Promi
     throw error;
   });
   if (existing !== undefined) {
-    if (existing.config.description !== describe(topo)) {
+    if (existing.config.description !== streamDescription(topo)) {
       throw new ConfigError({
         detail: `invalid --nats-partitions (LANEPOOL_NATS_PARTITIONS): stream ${topo.stream} was made as "${existing.config.description ?? ''}", not for ${topo.partitions} partitions`,
       });
@@ -69,7 +69,7 @@ export async function ensureStream(jsm: JetStreamManager, topo: Topology): Promi
   }
   await jetStreamCall('stream create', () => jsm.streams.add({
     name: topo.stream,
-    description: describe(topo),
+    description: streamDescription(topo),
     subjects: [`${topo.stream}.intents.*`],
     // Work queue: an acknowledged intent is deleted, so a partition's consumer, recreated at a
     // takeover, replays exactly the unacknowledged intents, in stream order.
@@ -78,7 +78,7 @@ export async function ensureStream(jsm: JetStreamManager, topo: Topology): Promi
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
   })).catch(async (error: unknown) => {
     // Another instance created it first: fine if it matches.
-    if (await jsm.streams.info(topo.stream).then((info) => info.config.description === describe(topo), () => false)) return;
+    if (await jsm.streams.info(topo.stream).then((info) => info.config.description === streamDescription(topo), () => false)) return;
     throw error;
   });
 }
@@ -108,5 +108,5 @@ export async function recreateConsumer(jsm: JetStreamManager, topo: Topology, p:
 }
 
 function isNotFound(error: unknown): boolean {
-  return /not found/i.test(error instanceof Error ? error.message : String(error));
+  return /not found/i.test(messageOf(error));
 }

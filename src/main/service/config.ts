@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Ajv } from 'ajv';
-import { ConfigError } from '../../shared/errors.ts';
+import { ConfigError, messageOf } from '../../shared/errors.ts';
 import { DEFAULTS } from '../options.ts';
 import { parsePartitionList } from '../jetstream/assignment.ts';
 import { MIN_STALL_TIMEOUT_MS } from '../options.ts';
@@ -149,7 +149,7 @@ export function configFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new ConfigError({ detail: error instanceof Error ? error.message : String(error) });
+    throw new ConfigError({ detail: messageOf(error) });
   }
   const raw: Record<string, unknown> = {};
   for (const name of NAMES) {

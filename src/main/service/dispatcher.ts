@@ -11,7 +11,7 @@ import type { LanePool } from '../pool.ts';
 import { CONTROL_INTENTS, GATE_OPEN, GATE_REFUSED, type GatedIntent, type Intent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/intents.ts';
 import { startIntentSpan, type IntentSpan } from './intent-span.ts';
 import type { ServiceMetrics } from './metrics.ts';
-import type { IntentRecord, IntentRecords, IntentStatus } from './records.ts';
+import { RECORD_ERRORS, type IntentRecord, type IntentRecords, type IntentStatus } from './records.ts';
 import type { ThreadEvents } from './thread-events.ts';
 
 export interface Submission {
@@ -139,7 +139,7 @@ export class Dispatcher {
         (result) => this.#settle(record, started, { status: 'completed', result }, hooks, span),
         (error: Error & { code?: string }) => this.#settle(record, started, {
           status: statusOf(error),
-          error: { code: typeof error.code === 'string' ? error.code : 'ERR_HANDLER', message: error.message },
+          error: { code: typeof error.code === 'string' ? error.code : RECORD_ERRORS.handler, message: error.message },
         }, hooks, span),
       );
     return { kind: 'accepted', record };
@@ -190,11 +190,6 @@ export class Dispatcher {
       }
     }
     return counts;
-  }
-
-  /** Threads with unsettled intents. */
-  busyThreads(): string[] {
-    return [...this.#active.keys()];
   }
 
   #track(record: IntentRecord): void {

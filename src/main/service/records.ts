@@ -9,6 +9,20 @@
  */
 import type { IntentType } from '../../shared/intents.ts';
 
+/**
+ * The codes the service itself writes on a record's `error`, beside the pool's `ERROR_CODES` (which a
+ * failed task carries) and a provider's own string `code`. The README's "Record errors" table lists
+ * exactly these; a test checks it both ways, and that no other `ERR_` code appears in src/ untabled.
+ */
+export const RECORD_ERRORS = Object.freeze({
+  /** The provider threw something with no string `code` of its own. */
+  handler: 'ERR_HANDLER',
+  /** JetStream mode: the result was over the NATS server's max_payload, so the record leaves it out. */
+  resultTooLarge: 'ERR_RESULT_TOO_LARGE',
+  /** JetStream mode: the pool refused an accepted intent with an error that has no code (a bug). */
+  internal: 'ERR_INTERNAL',
+});
+
 export type IntentStatus = 'queued' | 'running' | 'completed' | 'failed' | 'timed_out' | 'cancelled';
 
 export interface IntentRecord {
@@ -105,10 +119,6 @@ export class IntentRecords {
     if (isSettled(record)) return Promise.resolve(record);
     const entry = this.#entries.get(record.intentId)!;
     return new Promise((resolve) => (entry.waiters ??= []).push(resolve));
-  }
-
-  get size(): number {
-    return this.#entries.size;
   }
 
   #evict(now: number): void {

@@ -26,8 +26,4 @@ export class ThreadEvents {
     if (set === undefined) return;
     for (const subscriber of [...set]) subscriber(record);
   }
-
-  get threads(): number {
-    return this.#subscribers.size;
-  }
 }
