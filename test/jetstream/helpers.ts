@@ -1,4 +1,5 @@
 /** JetStream-mode test set-up: one real nats-server per test file, services on ephemeral ports. */
+import type { ConsumerInfo, NatsConnection } from 'nats';
 import { startNatsServer, type NatsServer } from '../../scripts/jetstream/nats-server.ts';
 import type { Service } from '../../src/main/service/server.ts';
 import type { ServiceConfig } from '../../src/main/service/config.ts';
@@ -50,4 +51,12 @@ export async function eventually(check: () => Promise<boolean> | boolean, what: 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** Partition `p`'s consumer (named for the hold that made it, so found by its filter); throws unless there is exactly one. */
+export async function partitionConsumer(nc: NatsConnection, stream: string, p: number): Promise<ConsumerInfo> {
+  const found: ConsumerInfo[] = [];
+  for await (const info of (await nc.jetstreamManager()).consumers.list(stream)) if (info.config.filter_subject === `${stream}.intents.${p}.>`) found.push(info);
+  if (found.length !== 1) throw new Error(`expected one consumer of partition ${p}, found ${found.map((c) => c.name).join(', ') || 'none'}`);
+  return found[0]!;
 }
