@@ -83,15 +83,19 @@ export async function runZombieOwner(options: ZombieOptions): Promise<ZombieRepo
 
     const kv = await nc.jetstream().views.kv(`${stream}_intents`, { bindOnly: true });
     const latest = new Map<string, StoredIntent>();
+    /** The bucket revision of each record in `latest`: a lagging watch must not count an older write, read back already, as a new one. */
+    const revisions = new Map<string, number>();
     const settledChanged = new Set<string>();
     const watch = await kv.watch();
     void (async () => {
       for await (const entry of watch) {
         if (entry.operation !== 'PUT') continue;
         const record = entry.json<StoredIntent>();
+        if (entry.revision <= (revisions.get(record.intentId) ?? 0)) continue;
         const before = latest.get(record.intentId);
         if (before !== undefined && before.status !== 'queued' && before.status !== 'running') settledChanged.add(record.intentId);
         latest.set(record.intentId, record);
+        revisions.set(record.intentId, entry.revision);
       }
     })();
 
@@ -151,7 +155,10 @@ export async function runZombieOwner(options: ZombieOptions): Promise<ZombieRepo
     const reread = async (): Promise<void> => {
       for (const id of intentIds.filter((i) => latest.get(i)?.status !== 'completed')) {
         const entry = await kv.get(storeKey(id));
-        if (entry !== null && entry.operation === 'PUT') latest.set(id, entry.json<StoredIntent>());
+        if (entry !== null && entry.operation === 'PUT' && entry.revision > (revisions.get(id) ?? 0)) {
+          latest.set(id, entry.json<StoredIntent>());
+          revisions.set(id, entry.revision);
+        }
       }
     };
     await waitFor(async () => {

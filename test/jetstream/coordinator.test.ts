@@ -52,7 +52,7 @@ function fakeLeases(timing: { renewMs: number; hangRenewals?: boolean }) {
 function fakeJetStream(getMs: number) {
   const consumers = { consumed: 0, stopped: 0 };
   const jsm = {
-    consumers: { delete: async () => true, add: async () => ({}) },
+    consumers: { list: async function* () {}, delete: async () => true, add: async () => ({}) },
     streams: { info: async () => ({ state: { last_seq: 0 } }) },
   };
   const js = {

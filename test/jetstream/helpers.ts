@@ -1,4 +1,5 @@
 /** JetStream-mode test set-up: one real nats-server per test file, services on ephemeral ports. */
+import type { ConsumerInfo, NatsConnection } from 'nats';
 import { startNatsServer, type NatsServer } from '../../scripts/jetstream/nats-server.ts';
 import type { Service } from '../../src/main/service/server.ts';
 import type { ServiceConfig } from '../../src/main/service/config.ts';
@@ -41,4 +42,12 @@ export class ServiceSet {
 export async function ownedBy(service: Service): Promise<number[]> {
   const reply = await http(service, 'GET', '/readyz');
   return reply.body.jetstream.partitions as number[];
+}
+
+/** Partition `p`'s consumer (named for the hold that made it, so found by its filter); throws unless there is exactly one. */
+export async function partitionConsumer(nc: NatsConnection, stream: string, p: number): Promise<ConsumerInfo> {
+  const found: ConsumerInfo[] = [];
+  for await (const info of (await nc.jetstreamManager()).consumers.list(stream)) if (info.config.filter_subject === `${stream}.intents.${p}.>`) found.push(info);
+  if (found.length !== 1) throw new Error(`expected one consumer of partition ${p}, found ${found.map((c) => c.name).join(', ') || 'none'}`);
+  return found[0]!;
 }

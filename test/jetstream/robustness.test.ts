@@ -11,7 +11,7 @@ import { shardFor } from '../../src/main/routing.ts';
 import type { Service } from '../../src/main/service/server.ts';
 import { until } from '../helpers.ts';
 import { http, submit } from '../service/helpers.ts';
-import { freshStream, ownedBy, ServiceSet, startNatsServer, startNatsService, type NatsServer } from './helpers.ts';
+import { freshStream, ownedBy, partitionConsumer, ServiceSet, startNatsServer, startNatsService, type NatsServer } from './helpers.ts';
 
 const BIG_RESULT = fileURLToPath(new URL('../fixtures/big-result-provider.mjs', import.meta.url));
 
@@ -78,7 +78,7 @@ describe('JetStream mode: robustness', () => {
     // A short ack wait: anything left unacknowledged is redelivered (and replayed) within the test.
     const a = await start(stream, 'a', { natsPartitions: 1, shards: 1, ackWaitMs: 1000 });
     const js = nc.jetstream();
-    const subject = `${stream}.intents.0`;
+    const subject = `${stream}.intents.0.raw`;
     await js.publish(subject, 'not json');
     await js.publish(subject, JSON.stringify({ threadId: 'raw', type: 'thread.turn.start', payload: { input: 'no intentId' } }));
     await js.publish(subject, JSON.stringify({ threadId: 'raw', type: 'thread.turn.start', payload: { input: 'no intentId, again' } }));
@@ -88,7 +88,7 @@ describe('JetStream mode: robustness', () => {
     expect(after.body).toMatchObject({ status: 'completed', attempt: 1 });
     expect(await gauge(a, 'lanepool_jetstream_poison')).toBe(4);
     await until(async () => await gauge(a, 'lanepool_jetstream_inflight') === 0, 'nothing left unacknowledged');
-    const info = await (await nc.jetstreamManager()).consumers.info(stream, 'p0');
+    const info = await partitionConsumer(nc, stream, 0);
     expect(info.num_ack_pending).toBe(0);
   });
 
@@ -96,7 +96,7 @@ describe('JetStream mode: robustness', () => {
     const stream = freshStream();
     const a = await start(stream, 'a', { natsPartitions: 1, shards: 1 });
     expect((await submit(a, 'before', { type: 'thread.turn.start', payload: { input: 'hi' } }, true)).body.status).toBe('completed');
-    await (await nc.jetstreamManager()).consumers.delete(stream, 'p0');
+    await (await nc.jetstreamManager()).consumers.delete(stream, (await partitionConsumer(nc, stream, 0)).name);
     // The client would retry the deleted consumer forever; the partition is handed back and taken again.
     const after = await submit(a, 'after', { type: 'thread.turn.start', payload: { input: 'hi' } }, true);
     expect(after.body).toMatchObject({ status: 'completed', attempt: 1 });

@@ -5,7 +5,7 @@ import { shardFor } from '../../src/main/routing.ts';
 import type { Service } from '../../src/main/service/server.ts';
 import { until } from '../helpers.ts';
 import { http, submit } from '../service/helpers.ts';
-import { freshStream, ownedBy, ServiceSet, startNatsServer, startNatsService, type NatsServer } from './helpers.ts';
+import { freshStream, ownedBy, partitionConsumer, ServiceSet, startNatsServer, startNatsService, type NatsServer } from './helpers.ts';
 
 describe('JetStream mode: one service, several instances', () => {
   let nats: NatsServer;
@@ -133,7 +133,7 @@ describe('JetStream mode: one service, several instances', () => {
     expect(slow.body).toMatchObject({ status: 'completed', attempt: 1 });
     const nc = await connect({ servers: nats.url });
     try {
-      const info = await (await nc.jetstreamManager()).consumers.info(stream, 'p0');
+      const info = await partitionConsumer(nc, stream, 0);
       expect(info.num_redelivered).toBe(0);
       expect(info.num_ack_pending).toBe(0);
     } finally {

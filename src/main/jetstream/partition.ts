@@ -26,7 +26,7 @@ import type { Dispatcher } from '../service/dispatcher.ts';
 import { RECORD_ERRORS, type IntentRecord } from '../service/records.ts';
 import { isFinal, type IntentStore, type StoredIntent, type UpdateResult, type Versioned } from './intent-store.ts';
 import { RECORD_REVISION_HEADER, checkStreamedIntent, type StreamedIntent } from './publisher.ts';
-import { consumerOf, recreateConsumer, type ConsumerSettings, type Topology } from './topology.ts';
+import { recreateConsumer, type ConsumerSettings, type Topology } from './topology.ts';
 
 export interface PartitionLog {
   info(data: object, message: string): void;
@@ -151,10 +151,10 @@ export class OwnedPartition {
    */
   async start(): Promise<boolean> {
     const { js, jsm, topo, settings } = this.#deps;
-    await recreateConsumer(jsm, topo, this.p, settings);
+    const name = await recreateConsumer(jsm, topo, this.p, settings, this.#deps.fence.token);
     this.#replayUntil = (await jsm.streams.info(topo.stream)).state.last_seq;
     if (this.#state !== 'starting') return false;
-    const consumer = await js.consumers.get(topo.stream, consumerOf(this.p));
+    const consumer = await js.consumers.get(topo.stream, name);
     if (this.#state !== 'starting') return false;
     const messages = await consumer.consume({ max_messages: Math.min(256, settings.maxAckPending), callback: (msg) => this.#safely(() => this.#deliver(msg)) });
     if (this.#state !== 'starting') {

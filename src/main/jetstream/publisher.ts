@@ -128,7 +128,7 @@ function checkSize(nc: NatsConnection, body: StreamedIntent): void {
 async function publishMessage(nc: NatsConnection, topo: Topology, body: StreamedIntent, partition: number, recordRevision: number): Promise<void> {
   const hdrs = headers();
   hdrs.set(RECORD_REVISION_HEADER, String(recordRevision));
-  const ack = await jetStreamCall('publish', () => nc.jetstream().publish(subjectOf(topo, partition), JSON.stringify(body), {
+  const ack = await jetStreamCall('publish', () => nc.jetstream().publish(subjectOf(topo, partition, body.intentId), JSON.stringify(body), {
     msgID: body.intentId,
     expect: { streamName: topo.stream },
     headers: hdrs,
