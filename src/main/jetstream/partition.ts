@@ -23,8 +23,8 @@
  */
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 'nats';
 import type { Dispatcher } from '../service/dispatcher.ts';
-import { RECORD_ERRORS, type IntentRecord } from '../service/records.ts';
-import { isFinal, type IntentStore, type StoredIntent, type UpdateResult, type Versioned } from './intent-store.ts';
+import { RECORD_ERRORS, failedOutcome, isSettled, type IntentRecord } from '../service/records.ts';
+import { type IntentStore, type StoredIntent, type UpdateResult, type Versioned } from './intent-store.ts';
 import { RECORD_REVISION_HEADER, checkStreamedIntent, type StreamedIntent } from './publisher.ts';
 import { recreateConsumer, type ConsumerSettings, type Topology } from './topology.ts';
 
@@ -289,7 +289,7 @@ export class OwnedPartition {
   #admit(msg: JsMsg, body: StreamedIntent, known: Known | undefined): void {
     if (this.#state !== 'consuming' || !this.#deps.fence.holds()) return; // unacknowledged: the next owner has it
     const stored = known?.record;
-    if (stored !== undefined && isFinal(stored.status)) {
+    if (stored !== undefined && isSettled(stored)) {
       this.#deps.counters.skipped++;
       ack(msg);
       return;
@@ -333,7 +333,7 @@ export class OwnedPartition {
       case 'accepted':
         return;
       case 'duplicate':
-        if (isFinal(result.record.status)) {
+        if (isSettled(result.record)) {
           // Settled here before, but the record write or the ack did not get through: finish it again.
           this.#finish(item, result.record);
         } else {
@@ -353,12 +353,9 @@ export class OwnedPartition {
       case 'refused': {
         // The pool cannot take it (closed, or its handler does not load). It was accepted already,
         // so it fails visibly instead of waiting forever.
-        const { code, message } = result.error;
-        const now = new Date().toISOString();
         this.#finish(item, {
           intentId: body.intentId, threadId: body.threadId, type: body.type, shard: this.#deps.shardOf(body.threadId),
-          status: 'failed', submittedAt: storedAt, settledAt: now, attempt,
-          error: { code: code ?? RECORD_ERRORS.internal, message },
+          submittedAt: storedAt, settledAt: new Date().toISOString(), ...failedOutcome(result.error, RECORD_ERRORS.internal),
         });
       }
     }
@@ -380,7 +377,7 @@ export class OwnedPartition {
       // The next owner finds it `running` and runs it with the next attempt.
       this.#deps.counters.staleRefused++;
     } else if (outcome.kind === 'moved') {
-      if (isFinal(outcome.current.record.status)) {
+      if (isSettled(outcome.current.record)) {
         // Settled already (a copy of a republished intent, or a replay that raced its settlement).
         this.#deps.counters.skipped++;
         if (this.#deps.fence.holds()) ack(item.msg);
@@ -395,14 +392,9 @@ export class OwnedPartition {
 
   /** Writes the record after this intent's earlier writes, retrying while JetStream is unreachable. */
   #write(item: InFlight, record: IntentRecord): Promise<WriteOutcome> {
+    // The dispatcher's record, placed in this partition and hold; submittedAt is when the front took it.
     const stored: StoredIntent = {
-      intentId: record.intentId, threadId: record.threadId, type: record.type, partition: this.p, status: record.status,
-      submittedAt: item.storedAt, attempt: item.attempt, instance: this.#deps.instance, shard: record.shard,
-      ...(record.startedAt ? { startedAt: record.startedAt } : {}),
-      ...(record.settledAt ? { settledAt: record.settledAt } : {}),
-      ...(record.result !== undefined ? { result: record.result } : {}),
-      ...(record.error ? { error: record.error } : {}),
-      lease: this.#deps.fence.token,
+      ...record, partition: this.p, submittedAt: item.storedAt, attempt: item.attempt, instance: this.#deps.instance, lease: this.#deps.fence.token,
     };
     const done = item.writes.then(() => this.#writeNow(item, stored));
     item.writes = done;
@@ -417,7 +409,7 @@ export class OwnedPartition {
       }
       // A start of an intent already handed off (its cancel still on its way to the worker) is not recorded.
       const handedOff = this.#abort.signal.aborted || item.handOff.signal.aborted;
-      if (this.#abandoned || (handedOff && !isFinal(stored.status))) return { kind: 'gone' };
+      if (this.#abandoned || (handedOff && !isSettled(stored))) return { kind: 'gone' };
       let result: UpdateResult;
       try {
         result = await this.#deps.store.update(stored, item.revision);
@@ -437,7 +429,7 @@ export class OwnedPartition {
         continue;
       }
       // Settled by this very hold before (a duplicate delivery finishing again): nothing to write.
-      if (isFinal(stored.status) && isFinal(current.record.status) && current.record.lease === stored.lease) return { kind: 'written' };
+      if (isSettled(stored) && isSettled(current.record) && current.record.lease === stored.lease) return { kind: 'written' };
       this.#deps.counters.staleRefused++;
       this.#deps.log.warn({ partition: this.p, intentId: stored.intentId, by: current.record.instance, lease: current.record.lease }, 'intent record moved by another owner: write refused');
       return { kind: 'moved', current };
@@ -451,7 +443,7 @@ export class OwnedPartition {
   #finish(item: InFlight, record: IntentRecord): void {
     void this.#write(item, record).then((outcome) => {
       if (outcome.kind === 'written' && this.#deps.fence.holds()) ack(item.msg);
-      if (outcome.kind === 'moved' && !isFinal(outcome.current.record.status) && this.#deps.fence.holds()) {
+      if (outcome.kind === 'moved' && !isSettled(outcome.current.record) && this.#deps.fence.holds()) {
         this.#deps.onBroken(new Error(`record of ${item.body.intentId} moved by another owner`));
       }
       this.#drop(item);

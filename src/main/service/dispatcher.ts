@@ -8,17 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import { estimateBytes } from '../payload-size.ts';
 import type { LanePool } from '../pool.ts';
-import { CONTROL_INTENTS, GATE_OPEN, GATE_REFUSED, type GatedIntent, type Intent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/intents.ts';
+import { CONTROL_INTENTS, GATE_OPEN, GATE_REFUSED, type GatedIntent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/intents.ts';
+import { reuseOf } from './idempotency.ts';
+import type { Submission, SubmitResult } from './intent-backend.ts';
 import { startIntentSpan, type IntentSpan } from './intent-span.ts';
 import type { ServiceMetrics } from './metrics.ts';
-import { RECORD_ERRORS, type IntentRecord, type IntentRecords, type IntentStatus } from './records.ts';
+import { RECORD_ERRORS, failedOutcome, type IntentRecord, type IntentRecords, type Outcome } from './records.ts';
 import type { ThreadEvents } from './thread-events.ts';
-
-export interface Submission {
-  type: IntentType;
-  payload: Intent['payload'];
-  intentId?: string;
-}
 
 /** How an intent is run: the HTTP route passes its size; the JetStream mode passes the rest. */
 export interface RunHooks {
@@ -46,14 +42,6 @@ export interface RunHooks {
   /** The record has settled. */
   onSettled?(record: IntentRecord): void;
 }
-
-type Outcome = Pick<IntentRecord, 'status' | 'result' | 'error'>;
-
-export type SubmitResult =
-  | { kind: 'accepted'; record: IntentRecord }
-  | { kind: 'duplicate'; record: IntentRecord }
-  | { kind: 'conflict'; record: IntentRecord }
-  | { kind: 'refused'; error: Error & { code?: string } };
 
 export interface ThreadActivity {
   queued: number;
@@ -86,10 +74,7 @@ export class Dispatcher {
     const { type, payload } = submission;
     if (submission.intentId !== undefined) {
       const existing = this.#records.get(submission.intentId);
-      if (existing !== undefined) {
-        const same = existing.threadId === threadId && existing.type === type;
-        return { kind: same ? 'duplicate' : 'conflict', record: existing };
-      }
+      if (existing !== undefined) return { kind: reuseOf(existing, threadId, type), record: existing };
     }
     const control = CONTROL_INTENTS.has(type);
     // Cancelled first: what the stop releases is room for it and for what follows it. Should the stop
@@ -101,14 +86,13 @@ export class Dispatcher {
     if (refusal !== undefined) return { kind: 'refused', error: refusal };
 
     const intentId = submission.intentId ?? randomUUID();
-    const record: IntentRecord = {
-      intentId, threadId, type, shard: this.#pool.shardOf(threadId), status: 'queued', submittedAt: this.#records.stamp(),
-    };
+    const shard = this.#pool.shardOf(threadId);
+    const record: IntentRecord = { intentId, threadId, type, shard, status: 'queued', submittedAt: this.#records.stamp() };
     if (hooks.attempt !== undefined) record.attempt = hooks.attempt;
     this.#records.add(record);
     this.#track(record);
     const started = performance.now();
-    const span = startIntentSpan({ threadId, type, intentId, shard: record.shard, attempt: hooks.attempt ?? 1 });
+    const span = startIntentSpan({ threadId, type, intentId, shard, attempt: hooks.attempt ?? 1 });
     const intent = { type, payload, intentId } as GatedIntent;
     if (span.traceparent !== undefined) intent.traceparent = span.traceparent;
     // Control intents are never held back, not even for their record: stop must get in at once, and
@@ -137,10 +121,7 @@ export class Dispatcher {
       .run(threadId, intent, { priority: control ? 'control' : 'normal', onStart, attempt: hooks.attempt, signal: hooks.signal, bytes })
       .then(
         (result) => this.#settle(record, started, { status: 'completed', result }, hooks, span),
-        (error: Error & { code?: string }) => this.#settle(record, started, {
-          status: statusOf(error),
-          error: { code: typeof error.code === 'string' ? error.code : RECORD_ERRORS.handler, message: error.message },
-        }, hooks, span),
+        (error: Error) => this.#settle(record, started, failedOutcome(error, RECORD_ERRORS.handler), hooks, span),
       );
     return { kind: 'accepted', record };
   }
@@ -184,7 +165,7 @@ export class Dispatcher {
     for (const records of this.#active.values()) {
       for (const record of records) {
         if (record.status === 'running' && Date.parse(record.startedAt!) < cutoff) {
-          counts[record.shard]!++;
+          counts[record.shard!]!++;
           break;
         }
       }
@@ -212,10 +193,4 @@ export class Dispatcher {
     this.#events.publish(record);
     hooks.onSettled?.(record);
   }
-}
-
-function statusOf(error: { code?: string }): IntentStatus {
-  if (error.code === 'ERR_LANE_TIMEOUT') return 'timed_out';
-  if (error.code === 'ERR_LANE_CANCELLED') return 'cancelled';
-  return 'failed';
 }

@@ -28,6 +28,8 @@ import { intentRoutes } from './routes/intents.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { threadRoutes } from './routes/threads.ts';
 import { ThreadEvents } from './thread-events.ts';
+import type { IntentBackend } from './intent-backend.ts';
+import { MemoryIntents } from './memory-intents.ts';
 
 /** reactor.js from dist/, so the service's workers need no TypeScript loader. */
 const REACTOR = ownModule('../../worker/reactor.ts', import.meta.url);
@@ -183,7 +185,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
         maxAckPending: config.maxAckPending,
         handoffTimeoutMs: config.handoffTimeoutMs,
         retentionMs: config.recordsMaxAgeMs,
-      }, { dispatcher, shardOf: (threadId) => pool.shardOf(threadId), log: app.log });
+      }, { dispatcher, events, shardOf: (threadId) => pool.shardOf(threadId), log: app.log });
     } catch (error) {
       stopLogging();
       await pool.close({ force: true });
@@ -191,7 +193,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     }
   }
 
-  const ctx: RouteContext = { config, pool, dispatcher, records, events, metrics, streams, jetstream, state: () => state };
+  // The one place that picks where intents live: routes and dispatcher see only the IntentBackend.
+  const intents: IntentBackend = jetstream ?? new MemoryIntents(dispatcher, records, events);
+  const ctx: RouteContext = { config, pool, dispatcher, intents, metrics, streams, state: () => state };
   intentRoutes(app, ctx);
   threadRoutes(app, ctx);
   operationRoutes(app, ctx);
@@ -201,7 +205,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     address = await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     stopLogging();
-    await jetstream?.stop(0);
+    await intents.stop(0);
     await pool.close({ force: true });
     const code = (error as { code?: unknown }).code;
     if (typeof code === 'string' && BAD_HOST_CODES.has(code)) {
@@ -223,7 +227,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     app.log.info({ graceMs: config.graceMs }, 'shutting down: draining');
     // JetStream mode: hand the partitions over first (each drains within the grace period); what is
     // cancelled then was never acknowledged, so the next owner runs it.
-    if (jetstream) await jetstream.stop(config.graceMs);
+    await intents.stop(config.graceMs);
     try {
       await pool.drain({ timeoutMs: config.graceMs });
     } catch {
