@@ -16,7 +16,7 @@ import { Coordinator } from './coordinator.ts';
 import { IntentStore } from './intent-store.ts';
 import { Leases } from './leases.ts';
 import { jetStreamCall } from './nats-errors.ts';
-import type { PartitionCounters, PartitionLog } from './partition.ts';
+import type { PartitionCounters, PartitionLog } from './hold.ts';
 import { publishWith } from './publisher.ts';
 import { ensureStream, partitionOf, topology, type Topology } from './topology.ts';
 
