@@ -7,8 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { estimateBytes } from '../payload-size.ts';
+import { createStartGate, openStartGate } from '../../shared/start-gate.ts';
 import type { LanePool } from '../pool.ts';
-import { CONTROL_INTENTS, GATE_OPEN, GATE_REFUSED, type GatedIntent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/intents.ts';
+import { CONTROL_INTENTS, type GatedIntent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/intents.ts';
 import { reuseOf } from './idempotency.ts';
 import type { Submission, SubmitResult } from './intent-backend.ts';
 import { startIntentSpan, type IntentSpan } from './intent-span.ts';
@@ -97,8 +98,8 @@ export class Dispatcher {
     if (span.traceparent !== undefined) intent.traceparent = span.traceparent;
     // Control intents are never held back, not even for their record: stop must get in at once, and
     // see the state of the start it cancels. They are safe to repeat if a crash cuts them short.
-    const gate = hooks.onStart && !control ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
-    if (gate) intent.startGate = gate.buffer as SharedArrayBuffer;
+    const gate = hooks.onStart && !control ? createStartGate() : undefined;
+    if (gate) intent.startGate = gate.buffer;
     const markRunning = (): void => {
       this.#records.markRunning(record);
       if (!hooks.onStart) return;
@@ -106,10 +107,7 @@ export class Dispatcher {
         void Promise.resolve().then(() => hooks.onStart!(record)).catch(() => {});
         return;
       }
-      const open = (verdict: void | boolean): void => {
-        Atomics.store(gate, 0, verdict === false ? GATE_REFUSED : GATE_OPEN);
-        Atomics.notify(gate, 0);
-      };
+      const open = (verdict: void | boolean): void => openStartGate(gate, verdict !== false);
       // A failed hook still opens the gate: the intent runs; the hook reports its own failure.
       Promise.resolve().then(() => hooks.onStart!(record)).then(open, () => open());
     };
