@@ -8,6 +8,7 @@
 import { hostname } from 'node:os';
 import { connect, type JetStreamClient, type NatsConnection } from 'nats';
 import { InvalidIntentError, JetStreamError } from '../../shared/errors.ts';
+import { within } from '../../shared/within.ts';
 import type { Dispatcher } from '../service/dispatcher.ts';
 import type { IntentBackend, Submission, SubmitResult } from '../service/intent-backend.ts';
 import type { IntentRecord } from '../service/records.ts';
@@ -200,17 +201,5 @@ export class JetStreamMode implements IntentBackend {
     this.#coordinator.halt();
     this.#log.warn({ graceMs, leaseTtlMs: ttl }, 'could not hand the partitions over in time (NATS unreachable?); closing anyway');
     await this.#nc.close().catch(() => {});
-  }
-}
-
-/** True if `work` settles within `ms`. */
-async function within(work: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([work.then(() => true), new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), ms);
-    })]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -17,7 +17,11 @@ import type { ServiceMetrics } from './metrics.ts';
 import { RECORD_ERRORS, failedOutcome, type IntentRecord, type IntentRecords, type Outcome } from './records.ts';
 import type { ThreadEvents } from './thread-events.ts';
 
-/** How an intent is run: the HTTP route passes its size; the JetStream mode passes the rest. */
+/**
+ * How an intent is run. The in-memory backend passes only its size; a backend that records intents
+ * elsewhere (JetStreamMode) uses the rest to record the start before the provider is called, to run it
+ * again elsewhere instead of settling it here (`keep`), and to write the settled record.
+ */
 export interface RunHooks {
   /**
    * What the intent counts against the pool's byte bounds, at least (the HTTP route passes twice the

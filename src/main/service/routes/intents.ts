@@ -6,7 +6,7 @@ import { sendError } from '../http-errors.ts';
 import { conflictMessage } from '../idempotency.ts';
 import type { Submission } from '../intent-backend.ts';
 import type { IntentRecord } from '../records.ts';
-import { sendRefusal } from '../refusals.ts';
+import { refusalOf, sendRefusal } from '../refusals.ts';
 import { threadParams, type RouteContext } from '../route-context.ts';
 
 const waitQuery = {
@@ -49,7 +49,8 @@ export function intentRoutes(app: FastifyInstance, ctx: RouteContext): void {
       try {
         record = await ctx.intents.get(intentId);
       } catch (error) {
-        if (error instanceof JetStreamError) return sendRefusal(reply, error);
+        // Mapped like a refused submission, but without Retry-After: only a submission asks for a retry.
+        if (error instanceof JetStreamError) return sendError(reply, refusalOf(error).code, error.message);
         throw error;
       }
       if (record === undefined) return sendError(reply, 'ERR_INTENT_NOT_FOUND', `no intent ${request.params.intentId} (never submitted, or its record has expired)`);
