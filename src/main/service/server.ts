@@ -24,6 +24,7 @@ import { ServiceMetrics } from './metrics.ts';
 import { IntentRecords } from './records.ts';
 import type { RouteContext, ServiceState } from './route-context.ts';
 import { RouteMethods } from './route-methods.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { intentRoutes } from './routes/intents.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { threadRoutes } from './routes/threads.ts';
@@ -195,6 +196,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   intentRoutes(app, ctx);
   threadRoutes(app, ctx);
   operationRoutes(app, ctx);
+  consoleRoutes(app, ctx);
 
   let address: string;
   try {
