@@ -98,8 +98,8 @@ export function summarize(results: ModeResult[]): ModeResult[] {
   return rows.sort((a, b) => MODES.indexOf(a.mode as Mode) - MODES.indexOf(b.mode as Mode) || b.hung - a.hung);
 }
 
-function strip(result: ModeResult): Omit<ModeResult, 'latencies'> & { label: string } {
-  const { latencies: _, ...rest } = result;
+function strip(result: ModeResult): Omit<ModeResult, 'latencies' | 'completedAtMs'> & { label: string } {
+  const { latencies: _, completedAtMs: __, ...rest } = result;
   return { label: label(result), ...rest };
 }
 

@@ -36,6 +36,10 @@ export interface ModeResult {
   elapsedMs: number;
   /** Healthy latencies, sorted, for the report's chart. */
   latencies: number[];
+  /** When each healthy intent completed, in ms since the run started, in order: the report's progress chart. */
+  completedAtMs: number[];
+  /** When the hung threads' intents were sent, in ms since the run started (the report marks it). */
+  hungStartedAtMs: number;
 }
 
 let runs = 0;
@@ -48,6 +52,7 @@ export async function runMode(target: Target, plan: PlannedThread[], hungFractio
   let submitted = 0;
   let settled = 0;
   const latencies: number[] = [];
+  const completedAtMs: number[] = [];
   const healthyPlanned = plan.filter((t) => !t.hung).reduce((n, t) => n + t.intents.length, 0);
   let healthyCompleted = 0;
   let healthyFailed = 0;
@@ -64,6 +69,7 @@ export async function runMode(target: Target, plan: PlannedThread[], hungFractio
           if (outcome.ok) {
             healthyCompleted++;
             latencies.push(performance.now() - sentAt);
+            completedAtMs.push(performance.now() - started);
           } else {
             healthyFailed++;
           }
@@ -75,6 +81,7 @@ export async function runMode(target: Target, plan: PlannedThread[], hungFractio
       return result;
     });
 
+  const hungStartedAtMs = performance.now() - started;
   for (const thread of plan.filter((t) => t.hung)) void send(prefix + thread.name, thread);
 
   const healthy = plan.filter((t) => !t.hung);
@@ -130,6 +137,8 @@ export async function runMode(target: Target, plan: PlannedThread[], hungFractio
     finished,
     elapsedMs,
     latencies,
+    completedAtMs,
+    hungStartedAtMs,
   };
 }
 

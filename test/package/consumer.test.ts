@@ -77,8 +77,11 @@ describe('the npm tarball', () => {
       'LICENSE', 'README.md', 'package.json', 'dist/main/bin.js',
       'dist/main/index.js', 'dist/main/index.d.ts', 'dist/main/service/index.js', 'dist/main/service/index.d.ts',
       'dist/main/jetstream/index.js', 'dist/main/jetstream/index.d.ts', 'dist/worker/entry.js', 'dist/worker/reactor.js',
+      // The operator console's static files, with uPlot vendored: the service loads nothing from a CDN.
+      'dist/main/service/console/index.html', 'dist/main/service/console/console.js', 'dist/main/service/console/console.css',
+      'dist/main/service/console/uPlot.iife.min.js', 'dist/main/service/console/uPlot.min.css',
     ]) expect(files).toContain(needed);
-    const unexpected = files.filter((f) => !/^(LICENSE|README\.md|package\.json|dist\/.+\.(js|d\.ts|js\.map))$/.test(f));
+    const unexpected = files.filter((f) => !/^(LICENSE|README\.md|package\.json|dist\/.+\.(js|d\.ts|js\.map)|dist\/main\/service\/console\/[\w.]+\.(html|css))$/.test(f));
     expect(unexpected).toEqual([]);
   });
 
@@ -194,7 +197,7 @@ describe('lanepool, installed from the tarball', () => {
     expect(failures).toEqual([]);
   }, SETUP_MS);
 
-  it('answers /readyz from `npx lanepool serve --port 0`', async () => {
+  it('answers /readyz, and serves the console with its vendored uPlot, from `npx lanepool serve --port 0`', async () => {
     // Its own process group, so the test can stop npx and the service it started together.
     const child = spawn(NPX, ['lanepool', 'serve', '--port', '0', '--shards', '2'], { cwd: project, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -211,6 +214,12 @@ describe('lanepool, installed from the tarball', () => {
       const res = await request(`${url}/readyz`);
       expect(res.statusCode).toBe(200);
       expect(await res.body.json()).toMatchObject({ status: 'ready', shards: [{ id: 0, state: 'ready' }, { id: 1, state: 'ready' }] });
+      // From dist/, where `uplot` (a dev dependency) is not installed: the build's copy is served.
+      for (const file of ['/console', '/console/console.js', '/console/uPlot.iife.min.js']) {
+        const asset = await request(`${url}${file}`);
+        await asset.body.text();
+        expect(asset.statusCode).toBe(200);
+      }
     } finally {
       if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGTERM');
       await exited;

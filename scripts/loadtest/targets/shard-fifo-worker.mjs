@@ -4,7 +4,7 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { default: reactor, init } = await import('../../../src/worker/reactor.ts');
-await init({ simulator: workerData.simulator }, { shard: workerData.shard });
+await init({ simulator: workerData.simulator, sessions: workerData.sessions }, { shard: workerData.shard });
 
 export default function run({ threadId, task }) {
   return reactor(task, { key: threadId, shard: workerData.shard, signal: new AbortController().signal });

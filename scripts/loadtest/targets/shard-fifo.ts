@@ -5,6 +5,8 @@
  */
 import { Piscina } from 'piscina';
 import { shardFor } from '../../../src/main/routing.ts';
+import { resolveConfig } from '../../../src/main/service/config.ts';
+import { sessionLimits } from '../../../src/main/service/service-pool.ts';
 import type { PlannedIntent } from '../plan.ts';
 import { SIMULATOR, failureOf, outcomeOf, type Target } from '../target.ts';
 
@@ -14,7 +16,8 @@ let nextId = 0;
 export async function createShardFifo(shards: number): Promise<Target> {
   const pools = Array.from({ length: shards }, (_, shard) => new Piscina({
     filename: WORKER, minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 1, atomics: 'disabled',
-    workerData: { shard, simulator: SIMULATOR },
+    // The service's own session limits, so the reactor runs exactly as it does behind lanepool.
+    workerData: { shard, simulator: SIMULATOR, sessions: sessionLimits(resolveConfig({})) },
   }));
   const run = (threadId: string, task: unknown) =>
     pools[shardFor(threadId, shards)]!.run({ threadId, task: { ...(task as object), intentId: `sf-${++nextId}` } });

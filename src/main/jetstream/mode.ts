@@ -159,6 +159,11 @@ export class JetStreamMode implements IntentBackend {
     return { partition, owner, instance: this.settings.instanceId };
   }
 
+  /** For the operator console: this instance and the partitions it consumes. */
+  overview(): { instance: string; connected: boolean; partitions: number[] } {
+    return { instance: this.settings.instanceId, connected: this.connected, partitions: this.owned() };
+  }
+
   health(): { healthy: boolean; detail: Record<string, unknown> } {
     const connected = this.connected;
     return { healthy: connected, detail: { jetstream: { connected, partitions: this.owned() } } };

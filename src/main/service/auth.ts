@@ -1,7 +1,8 @@
-/** Bearer-token check for every route but /healthz, compared in constant time. */
+/** Bearer-token check for every route but /healthz and the console's static page, compared in constant time. */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { sendError } from './http-errors.ts';
+import { CONSOLE_PAGE_ROUTES } from './routes/console.ts';
 
 /** Routes that need neither the token nor an allowed Host. */
 export const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz']);
@@ -12,7 +13,9 @@ export function requireToken(app: FastifyInstance, token: string): void {
   // Hash both sides so the comparison takes the same time whatever the length of the guess.
   const expected = createHash('sha256').update(token).digest();
   app.addHook('onRequest', async (request, reply) => {
-    if (OPEN_ROUTES.has(request.routeOptions.url ?? '')) return;
+    const route = request.routeOptions.url ?? '';
+    // The console's static page carries no data and must load before the user has typed the token.
+    if (OPEN_ROUTES.has(route) || CONSOLE_PAGE_ROUTES.has(route)) return;
     // The scheme is case-insensitive (RFC 9110 section 11.1), and one or more spaces may follow it.
     const given = BEARER.exec(request.headers.authorization ?? '')?.[1];
     if (given !== undefined && timingSafeEqual(createHash('sha256').update(given).digest(), expected)) return;

@@ -53,6 +53,16 @@ export interface ThreadActivity {
   running: { intentId: string; type: IntentType; since: string }[];
 }
 
+/** A thread whose running intent is older than the stuck threshold. */
+export interface StuckThread {
+  threadId: string;
+  shard: number;
+  intentId: string;
+  type: IntentType;
+  /** When that intent started (its record's startedAt). */
+  since: string;
+}
+
 /** How long GET /v1/threads/:id waits for the owning worker to describe the session. */
 const DESCRIBE_TIMEOUT_MS = 2_000;
 
@@ -173,6 +183,25 @@ export class Dispatcher {
       }
     }
     return counts;
+  }
+
+  /**
+   * Each thread whose running intent started more than `olderThanMs` ago, oldest first: the console's
+   * list, counted the same way as `stuckLanes` (one entry per thread, its oldest running intent).
+   */
+  stuckThreads(olderThanMs: number): StuckThread[] {
+    const cutoff = Date.now() - olderThanMs;
+    const stuck: StuckThread[] = [];
+    for (const [threadId, records] of this.#active) {
+      let oldest: IntentRecord | undefined;
+      for (const record of records) {
+        if (record.status === 'running' && (oldest === undefined || record.startedAt! < oldest.startedAt!)) oldest = record;
+      }
+      if (oldest !== undefined && Date.parse(oldest.startedAt!) < cutoff) {
+        stuck.push({ threadId, shard: oldest.shard!, intentId: oldest.intentId, type: oldest.type, since: oldest.startedAt! });
+      }
+    }
+    return stuck.sort((a, b) => (a.since < b.since ? -1 : a.since > b.since ? 1 : 0));
   }
 
   #track(record: IntentRecord): void {

@@ -49,6 +49,8 @@ export interface IntentBackend {
   placement(threadId: string): Promise<Record<string, unknown>>;
   /** For GET /readyz: `healthy: false` makes a ready service `degraded`; `detail` is added to the answer. */
   health(): { healthy: boolean; detail?: Record<string, unknown> };
+  /** What the operator console shows of a backend shared by instances (this instance's part in it); null for one local to this process. */
+  overview(): Record<string, unknown> | null;
   /** Stops taking intents from elsewhere and hands over what it holds, within about `graceMs`. */
   stop(graceMs: number): Promise<void>;
 }

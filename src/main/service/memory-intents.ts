@@ -54,6 +54,10 @@ export class MemoryIntents implements IntentBackend {
     return { healthy: true };
   }
 
+  overview(): null {
+    return null;
+  }
+
   /** Nothing to hand over: the service drains the pool itself. */
   async stop(): Promise<void> {}
 }

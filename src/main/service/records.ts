@@ -149,6 +149,23 @@ export class IntentRecords {
     return new Promise((resolve) => (entry.waiters ??= []).push(resolve));
   }
 
+  /**
+   * A thread's records still held: its unsettled ones, and its last `settledLimit` settled ones,
+   * newest first. A scan of every record held (bounded by --records-max and the pool's queue bounds),
+   * for an operator's look-up, not for a hot path.
+   */
+  ofThread(threadId: string, settledLimit: number): { unsettled: IntentRecord[]; settled: IntentRecord[] } {
+    this.#evict(this.now());
+    const unsettled: IntentRecord[] = [];
+    for (const { record } of this.#entries.values()) if (record.threadId === threadId && !isSettled(record)) unsettled.push(record);
+    const settled: IntentRecord[] = [];
+    for (let i = this.#settled.length - 1; i >= this.#settledHead && settled.length < settledLimit; i--) {
+      const record = this.#entries.get(this.#settled[i]!)?.record;
+      if (record !== undefined && record.threadId === threadId && isSettled(record)) settled.push(record);
+    }
+    return { unsettled, settled };
+  }
+
   #evict(now: number): void {
     while (this.#settledHead < this.#settled.length) {
       const id = this.#settled[this.#settledHead]!;

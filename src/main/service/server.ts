@@ -16,6 +16,7 @@ import { MemoryIntents } from './memory-intents.ts';
 import { ServiceMetrics } from './metrics.ts';
 import { IntentRecords } from './records.ts';
 import type { RouteContext } from './route-context.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { intentRoutes } from './routes/intents.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { threadRoutes } from './routes/threads.ts';
@@ -87,10 +88,11 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const intents: IntentBackend = jetstream ?? new MemoryIntents(dispatcher, records, events);
 
   const service = new RunningService({ config, app, pool, intents, release });
-  const ctx: RouteContext = { config, pool, dispatcher, intents, metrics, streams, state: () => service.state() };
+  const ctx: RouteContext = { config, pool, dispatcher, records, intents, metrics, streams, state: () => service.state() };
   intentRoutes(app, ctx);
   threadRoutes(app, ctx);
   operationRoutes(app, ctx);
+  consoleRoutes(app, ctx);
 
   await service.start();
   app.log.info({
