@@ -50,19 +50,16 @@ export interface DescribeThread {
 
 /**
  * An intent whose start must be recorded before the provider sees it (JetStream mode): the reactor
- * waits until the main thread stores `GATE_OPEN` in `startGate[0]`, after the intent's running
- * record is written, so a rerun after a crash always knows the first run began (ctx.attempt is then
- * 2). `GATE_REFUSED` means the start was fenced (the partition is no longer held here): the
- * provider must not be called at all.
+ * waits until the main thread opens `startGate` (start-gate.ts), after the intent's running record
+ * is written, so a rerun after a crash always knows the first run began (ctx.attempt is then 2). A
+ * refused gate means the start was fenced (the partition is no longer held here): the provider must
+ * not be called at all.
  */
 export type GatedIntent = Intent & {
   startGate?: SharedArrayBuffer;
   /** The intent span's W3C traceparent, when tracing is on: provider calls in the worker run under it. */
   traceparent?: string;
 };
-
-export const GATE_OPEN = 1;
-export const GATE_REFUSED = 2;
 
 export type ReactorTask = GatedIntent | DescribeThread;
 

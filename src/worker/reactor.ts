@@ -12,9 +12,10 @@
  * and past a per-worker cap, and stopped in the background here; eviction bumps the generation too.
  */
 import { context } from '@opentelemetry/api';
-import { LaneCancelledError, NoSessionError } from '../shared/errors.ts';
+import { NoSessionError } from '../shared/errors.ts';
 import type { Handler, HandlerInit, HandlerStats } from '../shared/handler.ts';
-import { DEFAULT_RUNTIME_MODE, GATE_REFUSED, type Intent, type ReactorTask, type Simulate, type ThreadView } from '../shared/intents.ts';
+import { startGateOpened } from '../shared/start-gate.ts';
+import { DEFAULT_RUNTIME_MODE, type Intent, type ReactorTask, type Simulate, type ThreadView } from '../shared/intents.ts';
 import type { Provider, ProviderSession, ReactorData, ReactorStats } from '../shared/provider.ts';
 import { startOtlpExport } from '../shared/otlp-export.ts';
 import { contextFrom } from '../shared/trace-context.ts';
@@ -50,7 +51,7 @@ const reactor: Handler<ReactorTask, unknown> = async (task, { key, signal, attem
   threads.begin(key);
   try {
     if (task.startGate) {
-      await gateOpened(new Int32Array(task.startGate), signal, key);
+      await startGateOpened(new Int32Array(task.startGate), signal, key);
       // Cancelled while the gate opened (the partition was given up): the provider must not see it.
       signal.throwIfAborted();
     }
@@ -167,19 +168,6 @@ function liveSession(key: string, intent: string): ProviderSession {
   const session = threads.get(key)?.session;
   if (!session) throw new NoSessionError({ key, intent });
   return session;
-}
-
-/**
- * Waits until the main thread has recorded the start (see GatedIntent), or the intent is cancelled.
- * @throws LaneCancelledError if the start was refused (fenced): the provider must not be called.
- */
-async function gateOpened(gate: Int32Array, signal: AbortSignal, key: string): Promise<void> {
-  while (Atomics.load(gate, 0) === 0) {
-    signal.throwIfAborted();
-    const wait = Atomics.waitAsync(gate, 0, 0, 100);
-    if (wait.async) await wait.value;
-  }
-  if (Atomics.load(gate, 0) === GATE_REFUSED) throw new LaneCancelledError({ key, reason: 'start refused: the partition is no longer held here' });
 }
 
 /** The `lanepool.thread.describe` intent's answer: what this worker knows of the thread's session. */

@@ -3,7 +3,7 @@
  * do. Every call gets its own AbortController so `close()` can release what is still hanging.
  */
 import { resolveConfig } from '../../../src/main/service/config.ts';
-import { sessionLimits } from '../../../src/main/service/server.ts';
+import { sessionLimits } from '../../../src/main/service/service-pool.ts';
 import type { ReactorTask } from '../../../src/shared/intents.ts';
 import reactor, { init } from '../../../src/worker/reactor.ts';
 import { SIMULATOR } from '../target.ts';

@@ -6,7 +6,7 @@
 import { Piscina } from 'piscina';
 import { shardFor } from '../../../src/main/routing.ts';
 import { resolveConfig } from '../../../src/main/service/config.ts';
-import { sessionLimits } from '../../../src/main/service/server.ts';
+import { sessionLimits } from '../../../src/main/service/service-pool.ts';
 import type { PlannedIntent } from '../plan.ts';
 import { SIMULATOR, failureOf, outcomeOf, type Target } from '../target.ts';
 

@@ -22,7 +22,8 @@
  */
 import { assignPartitions } from './assignment.ts';
 import type { Leases } from './leases.ts';
-import { OwnedPartition, type Fence, type PartitionDeps, type PartitionLog } from './partition.ts';
+import type { Fence, PartitionLog } from './hold.ts';
+import { OwnedPartition, type PartitionDeps } from './partition.ts';
 
 /** Where in the lease TTL, counted from the last renewal sent, a hold stops counting as ours. */
 const FENCE_AT = 0.75;

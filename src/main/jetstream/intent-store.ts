@@ -14,31 +14,16 @@
  * settled is acknowledged without running again.
  */
 import { nanos, type JetStreamClient, type KV } from 'nats';
-import type { IntentType } from '../../shared/intents.ts';
-import { RECORD_ERRORS, type IntentStatus } from '../service/records.ts';
+import { RECORD_ERRORS, isSettled, type IntentRecord } from '../service/records.ts';
 import { isWrongRevision, jetStreamCall } from './nats-errors.ts';
 import type { Topology } from './topology.ts';
 
-/** What `GET /v1/intents/:id` answers in JetStream mode. */
-export interface StoredIntent {
-  intentId: string;
-  threadId: string;
-  type: IntentType;
-  partition: number;
-  status: IntentStatus;
-  submittedAt: string;
-  /** 0 while queued; then which run of the intent this is (ctx.attempt). */
-  attempt: number;
-  /** The instance that ran (or runs) it, and its shard there. */
-  instance?: string;
-  shard?: number;
-  startedAt?: string;
-  settledAt?: string;
-  result?: unknown;
-  error?: { code: string; message: string };
-  /** The lease revision of the partition hold that wrote it (a fencing token); absent while queued. */
-  lease?: number;
-}
+/**
+ * A record as this bucket holds it: the service's one record type (what `GET /v1/intents/:id`
+ * answers), in which JetStream mode always sets `partition` and `attempt` (0 while queued), and a
+ * partition's holder sets `instance`, `shard` and `lease` when it writes.
+ */
+export type StoredIntent = IntentRecord & { partition: number; attempt: number };
 
 /** A record with the KV revision it was read at: what a compare-and-set names. */
 export interface Versioned {
@@ -52,10 +37,6 @@ export type UpdateResult =
   | { ok: false; current: Versioned | undefined };
 
 const encoder = new TextEncoder();
-
-export function isFinal(status: IntentStatus): boolean {
-  return status !== 'queued' && status !== 'running';
-}
 
 /** KV keys allow [-/_=.A-Za-z0-9] with no empty tokens; intentIds may hold ':' and any dots. */
 export function storeKey(intentId: string): string {
@@ -166,7 +147,7 @@ export class IntentStore {
       for await (const entry of watch) {
         if (entry.operation !== 'PUT') return undefined;
         const record = entry.json<StoredIntent>();
-        if (isFinal(record.status)) return record;
+        if (isSettled(record)) return record;
       }
       return undefined;
     } finally {

@@ -1,18 +1,24 @@
 /**
  * The service's JetStream mode (`lanepool serve --nats URL`): the HTTP front publishes intents to a
  * partitioned stream, and this instance consumes the partitions it holds leases for, running their
- * intents through its own pool as the in-memory mode does. See topology.ts for what lives on the
- * server, coordinator.ts for ownership and partition.ts for the life of one intent.
+ * intents through its own pool as the in-memory mode does. It is the service's JetStream intent
+ * backend (see ../service/intent-backend.ts). See topology.ts for what lives on the server,
+ * coordinator.ts for ownership and partition.ts for the life of one intent.
  */
 import { hostname } from 'node:os';
 import { connect, type JetStreamClient, type NatsConnection } from 'nats';
+import { InvalidIntentError, JetStreamError } from '../../shared/errors.ts';
+import { within } from '../../shared/within.ts';
 import type { Dispatcher } from '../service/dispatcher.ts';
+import type { IntentBackend, Submission, SubmitResult } from '../service/intent-backend.ts';
+import type { IntentRecord } from '../service/records.ts';
+import type { Subscriber, ThreadEvents } from '../service/thread-events.ts';
 import { Coordinator } from './coordinator.ts';
-import { IntentStore, type StoredIntent } from './intent-store.ts';
+import { IntentStore } from './intent-store.ts';
 import { Leases } from './leases.ts';
 import { jetStreamCall } from './nats-errors.ts';
-import type { PartitionCounters, PartitionLog } from './partition.ts';
-import { publishWith, type IntentMessage, type PublishResult } from './publisher.ts';
+import type { PartitionCounters, PartitionLog } from './hold.ts';
+import { publishWith } from './publisher.ts';
 import { ensureStream, partitionOf, topology, type Topology } from './topology.ts';
 
 export interface JetStreamSettings {
@@ -32,6 +38,8 @@ export interface JetStreamSettings {
 
 export interface JetStreamParts {
   dispatcher: Dispatcher;
+  /** Where the dispatcher publishes the records it settles here; `subscribe` reads them. */
+  events: ThreadEvents;
   shardOf(threadId: string): number;
   log: PartitionLog & { error(data: object, message: string): void };
 }
@@ -42,7 +50,7 @@ export function defaultInstanceId(): string {
   return `${host}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
-export class JetStreamMode {
+export class JetStreamMode implements IntentBackend {
   readonly settings: JetStreamSettings;
   /** Shared with every partition, which counts into it. */
   readonly counters: PartitionCounters;
@@ -52,6 +60,7 @@ export class JetStreamMode {
   readonly #leases: Leases;
   readonly #coordinator: Coordinator;
   readonly #log: JetStreamParts['log'];
+  readonly #events: ThreadEvents;
   /** Fires at stop, ending every `whenSettled` wait. */
   readonly #stopping = new AbortController();
   /** Follows the client's status events: `nc.info` keeps the last server's info while reconnecting. */
@@ -59,7 +68,7 @@ export class JetStreamMode {
 
   private constructor(parts: {
     settings: JetStreamSettings; nc: NatsConnection; topo: Topology; store: IntentStore; leases: Leases;
-    coordinator: Coordinator; counters: PartitionCounters; log: JetStreamParts['log'];
+    coordinator: Coordinator; counters: PartitionCounters; log: JetStreamParts['log']; events: ThreadEvents;
   }) {
     this.settings = parts.settings;
     this.counters = parts.counters;
@@ -69,6 +78,7 @@ export class JetStreamMode {
     this.#leases = parts.leases;
     this.#coordinator = parts.coordinator;
     this.#log = parts.log;
+    this.#events = parts.events;
     void this.#followStatus();
   }
 
@@ -109,33 +119,54 @@ export class JetStreamMode {
         },
       });
       await coordinator.ready();
-      return new JetStreamMode({ settings, nc, topo, store, leases, coordinator, counters, log: parts.log });
+      return new JetStreamMode({ settings, nc, topo, store, leases, coordinator, counters, log: parts.log, events: parts.events });
     } catch (error) {
       await nc.close().catch(() => {});
       throw error;
     }
   }
 
-  /** Publishes an intent for any thread, whoever owns its partition. */
-  publish(intent: IntentMessage): Promise<PublishResult> {
-    return publishWith(this.#nc, this.#topo, this.#store, intent);
+  /**
+   * Publishes an intent for any thread, whoever owns its partition: accepted once it is stored in the
+   * stream. Refused if JetStream cannot be reached, or the intent is over the server's max_payload.
+   */
+  async submit(threadId: string, submission: Submission): Promise<SubmitResult> {
+    try {
+      return await publishWith(this.#nc, this.#topo, this.#store, { threadId, ...submission });
+    } catch (error) {
+      if (error instanceof JetStreamError || (error instanceof InvalidIntentError && error.tooLarge)) return { kind: 'refused', error };
+      throw error;
+    }
   }
 
-  get(intentId: string): Promise<StoredIntent | undefined> {
+  get(intentId: string): Promise<IntentRecord | undefined> {
     return this.#store.get(intentId);
   }
 
-  whenSettled(intentId: string, signal: AbortSignal): Promise<StoredIntent | undefined> {
-    return this.#store.whenSettled(intentId, AbortSignal.any([signal, this.#stopping.signal]));
+  whenSettled(record: IntentRecord, signal: AbortSignal): Promise<IntentRecord | undefined> {
+    return this.#store.whenSettled(record.intentId, AbortSignal.any([signal, this.#stopping.signal]));
   }
 
-  partitionOf(threadId: string): number {
-    return partitionOf(this.#topo, threadId);
+  /** Only the intents that run on this instance: those of the partitions it holds. */
+  subscribe(threadId: string, subscriber: Subscriber): () => void {
+    return this.#events.subscribe(threadId, subscriber);
   }
 
-  /** The instance holding the lease of `threadId`'s partition, if any. */
-  ownerOf(threadId: string): Promise<string | undefined> {
-    return this.#leases.owner(this.partitionOf(threadId));
+  /** The session lives on the instance that owns the thread's partition. */
+  async placement(threadId: string): Promise<Record<string, unknown>> {
+    const partition = partitionOf(this.#topo, threadId);
+    const owner = (await this.#leases.owner(partition).catch(() => undefined)) ?? null;
+    return { partition, owner, instance: this.settings.instanceId };
+  }
+
+  /** For the operator console: this instance and the partitions it consumes. */
+  overview(): { instance: string; connected: boolean; partitions: number[] } {
+    return { instance: this.settings.instanceId, connected: this.connected, partitions: this.owned() };
+  }
+
+  health(): { healthy: boolean; detail: Record<string, unknown> } {
+    const connected = this.connected;
+    return { healthy: connected, detail: { jetstream: { connected, partitions: this.owned() } } };
   }
 
   /** Partitions consumed here right now. */
@@ -175,17 +206,5 @@ export class JetStreamMode {
     this.#coordinator.halt();
     this.#log.warn({ graceMs, leaseTtlMs: ttl }, 'could not hand the partitions over in time (NATS unreachable?); closing anyway');
     await this.#nc.close().catch(() => {});
-  }
-}
-
-/** True if `work` settles within `ms`. */
-async function within(work: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([work.then(() => true), new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), ms);
-    })]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,13 +1,14 @@
 /**
  * One partition this instance holds the lease for: its consumer, and every intent of it from
- * delivery to acknowledgement.
+ * delivery to acknowledgement. Admission in delivery order is delivery-order.ts's job, record
+ * writes are record-writer.ts's, and their retries share retry.ts's backoff.
  *
  *   deliver ─► (replay? look the record up) ─► in delivery order ─► dispatcher ─► thread's lane
  *   settled ─► record written ─► ack                 in progress ─► `working()` every ackWait/3
  *
  * Invariants:
  * - Intents reach the dispatcher in stream order, so each thread's lane gets them in order, even
- *   while some wait on a record lookup (`#pipeline` holds everything behind such a lookup).
+ *   while some wait on a record lookup (`DeliveryOrder` holds everything behind such a lookup).
  * - An intent is acknowledged only after its settled record is written, so a replay of an intent
  *   that had settled finds the record and is skipped instead of running again.
  * - A replay is any intent this consumer may have seen before: redelivered, or stored before the
@@ -23,41 +24,14 @@
  */
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 'nats';
 import type { Dispatcher } from '../service/dispatcher.ts';
-import { RECORD_ERRORS, type IntentRecord } from '../service/records.ts';
-import { isFinal, type IntentStore, type StoredIntent, type UpdateResult, type Versioned } from './intent-store.ts';
+import { RECORD_ERRORS, failedOutcome, isSettled, type IntentRecord } from '../service/records.ts';
+import { DeliveryOrder, type Known } from './delivery-order.ts';
+import type { Fence, PartitionCounters, PartitionLog } from './hold.ts';
+import type { IntentStore, Versioned } from './intent-store.ts';
 import { RECORD_REVISION_HEADER, checkStreamedIntent, type StreamedIntent } from './publisher.ts';
+import { RecordWriter, type RecordState } from './record-writer.ts';
+import { backoff } from './retry.ts';
 import { recreateConsumer, type ConsumerSettings, type Topology } from './topology.ts';
-
-export interface PartitionLog {
-  info(data: object, message: string): void;
-  warn(data: object, message: string): void;
-}
-
-/** Counters shared by every partition of an instance, for /metrics and tests. */
-export interface PartitionCounters {
-  /** Replayed intents skipped because their record was already settled. */
-  skipped: number;
-  /** Intents that ran again after an earlier run was cut short (attempt > 1). */
-  rerun: number;
-  /** Messages that were not intents at all, terminated. */
-  poison: number;
-  /**
-   * Record writes and starts refused because this hold no longer held the partition: its lease had
-   * lapsed by the local clock, or the record had been moved by another owner (compare-and-set failed).
-   */
-  staleRefused: number;
-}
-
-/** The partition's lease as its holder sees it; the coordinator owns it. */
-export interface Fence {
-  /** The lease revision this hold began with: a fencing token written into every record of the hold. */
-  readonly token: number;
-  /**
-   * True while the lease is certainly still ours, read from a monotonic clock, not a timer. False
-   * once it has lapsed (and from then on), and then the coordinator gives the partition up.
-   */
-  holds(): boolean;
-}
 
 export interface PartitionDeps {
   js: JetStreamClient;
@@ -77,40 +51,20 @@ export interface PartitionDeps {
 
 type State = 'starting' | 'consuming' | 'releasing' | 'stopped';
 
-interface InFlight {
+/**
+ * An intent delivered here and not yet acknowledged. Its record state (RecordState): `storedAt` is
+ * the record's `submittedAt` if a replay looked it up, else when the stream stored it (just after the
+ * front created the record); `handOff` cancels it without settling it, leaving it unacknowledged for
+ * the next owner.
+ */
+interface InFlight extends RecordState {
   /** The newest delivery of the intent: acks and in-progress acks go to it. */
   msg: JsMsg;
   readonly body: StreamedIntent;
-  /** When it was submitted: the record's `submittedAt` if a replay looked it up, else when the stream stored it (just after the front created the record). */
-  readonly storedAt: string;
-  readonly attempt: number;
-  /** Cancels this intent without settling it, leaving it unacknowledged for the next owner. */
-  readonly handOff: AbortController;
   started: boolean;
   /** The start was refused (fenced): the run is cancelled and its outcome forgotten. */
   refused: boolean;
-  /** The record's revision as this hold last saw or wrote it; undefined if there is no record. */
-  revision: number | undefined;
-  /** Writes of this intent's record, one after another, so `settled` never lands before `running`. */
-  writes: Promise<unknown>;
 }
-
-/** What is known of an intent's record on delivery: all of it (a lookup), or only the revision the front created it at. */
-type Known = Versioned | { record: undefined; revision: number };
-
-interface Waiting {
-  msg: JsMsg;
-  body: StreamedIntent;
-  lookup: Promise<Known | undefined>;
-}
-
-/**
- * How a record write ended: landed; refused because the lease had lapsed; refused because another
- * owner moved the record (`current`); or given up because the partition is being handed over.
- */
-type WriteOutcome = { kind: 'written' } | { kind: 'lapsed' } | { kind: 'moved'; current: Versioned } | { kind: 'gone' };
-
-const RETRY_MS = [100, 200, 500, 1000, 2000];
 
 export class OwnedPartition {
   readonly p: number;
@@ -123,17 +77,24 @@ export class OwnedPartition {
   /** Stream sequences up to this one may have been delivered before the consumer was recreated. */
   #replayUntil = 0;
   readonly #inflight = new Map<string, InFlight>();
-  readonly #pipeline: Waiting[] = [];
-  #pumping = false;
+  readonly #pipeline: DeliveryOrder;
   #onEmpty: (() => void) | undefined;
   /** While releasing: ends the wait for running intents early (a lost lease cannot wait). */
   #cutShort: (() => void) | undefined;
-  /** Set by `abandon`: the connection is going away, so nothing more is retried. */
-  #abandoned = false;
+  readonly #writer: RecordWriter;
 
   constructor(p: number, deps: PartitionDeps) {
     this.p = p;
     this.#deps = deps;
+    this.#pipeline = new DeliveryOrder({
+      open: () => this.#state === 'consuming',
+      admit: (msg, body, known) => this.#admit(msg, body, known),
+      onError: (error) => this.#deps.onBroken(error),
+      onIdle: () => this.#checkEmpty(),
+    });
+    this.#writer = new RecordWriter({
+      store: deps.store, fence: deps.fence, partition: p, instance: deps.instance, counters: deps.counters, log: deps.log, released: this.#abort.signal,
+    });
   }
 
   get state(): State {
@@ -201,7 +162,7 @@ export class OwnedPartition {
     }
     this.#state = 'releasing';
     this.#messages?.stop();
-    this.#pipeline.length = 0;
+    this.#pipeline.clear();
     // Intents still queued in their lanes cost nothing to hand over: the next owner runs them as
     // first attempts. Only running ones are worth waiting for (up to timeoutMs), to avoid a rerun.
     for (const item of this.#inflight.values()) if (!item.started) item.handOff.abort();
@@ -233,7 +194,7 @@ export class OwnedPartition {
    * writes. What is unacknowledged runs again on the next owner.
    */
   abandon(): void {
-    this.#abandoned = true;
+    this.#writer.abandon();
     this.#abort.abort(new Error('partition abandoned'));
     void this.release(0);
     for (const item of this.#inflight.values()) item.handOff.abort();
@@ -260,26 +221,7 @@ export class OwnedPartition {
       this.#admit(msg, body, fresh);
       return;
     }
-    this.#pipeline.push({ msg, body, lookup: replay ? this.#lookup(body.intentId) : Promise.resolve(fresh) });
-    this.#pump().catch((error: unknown) => this.#deps.onBroken(error));
-  }
-
-  /** Admits waiting intents strictly in delivery order, each once its lookup is done. */
-  async #pump(): Promise<void> {
-    if (this.#pumping) return;
-    this.#pumping = true;
-    try {
-      while (this.#pipeline.length > 0 && this.#state === 'consuming') {
-        const head = this.#pipeline[0]!;
-        const stored = await head.lookup;
-        if (this.#pipeline[0] !== head) continue; // cleared by release meanwhile
-        this.#pipeline.shift();
-        this.#admit(head.msg, head.body, stored);
-      }
-    } finally {
-      this.#pumping = false;
-    }
-    this.#checkEmpty();
+    this.#pipeline.push(msg, body, replay ? this.#lookup(body.intentId) : Promise.resolve(fresh));
   }
 
   /**
@@ -289,7 +231,7 @@ export class OwnedPartition {
   #admit(msg: JsMsg, body: StreamedIntent, known: Known | undefined): void {
     if (this.#state !== 'consuming' || !this.#deps.fence.holds()) return; // unacknowledged: the next owner has it
     const stored = known?.record;
-    if (stored !== undefined && isFinal(stored.status)) {
+    if (stored !== undefined && isSettled(stored)) {
       this.#deps.counters.skipped++;
       ack(msg);
       return;
@@ -333,7 +275,7 @@ export class OwnedPartition {
       case 'accepted':
         return;
       case 'duplicate':
-        if (isFinal(result.record.status)) {
+        if (isSettled(result.record)) {
           // Settled here before, but the record write or the ack did not get through: finish it again.
           this.#finish(item, result.record);
         } else {
@@ -353,12 +295,9 @@ export class OwnedPartition {
       case 'refused': {
         // The pool cannot take it (closed, or its handler does not load). It was accepted already,
         // so it fails visibly instead of waiting forever.
-        const { code, message } = result.error;
-        const now = new Date().toISOString();
         this.#finish(item, {
           intentId: body.intentId, threadId: body.threadId, type: body.type, shard: this.#deps.shardOf(body.threadId),
-          status: 'failed', submittedAt: storedAt, settledAt: now, attempt,
-          error: { code: code ?? RECORD_ERRORS.internal, message },
+          submittedAt: storedAt, settledAt: new Date().toISOString(), ...failedOutcome(result.error, RECORD_ERRORS.internal),
         });
       }
     }
@@ -370,7 +309,7 @@ export class OwnedPartition {
    * acknowledged, so whoever owns the partition now runs it.
    */
   async #start(item: InFlight, record: IntentRecord): Promise<boolean> {
-    const outcome = await this.#write(item, record);
+    const outcome = await this.#writer.write(item, record);
     // Checked again after the write: a pause while it was under way must not end in a provider call.
     const held = outcome.kind === 'written' && this.#deps.fence.holds();
     if (held && !item.handOff.signal.aborted) return true;
@@ -380,7 +319,7 @@ export class OwnedPartition {
       // The next owner finds it `running` and runs it with the next attempt.
       this.#deps.counters.staleRefused++;
     } else if (outcome.kind === 'moved') {
-      if (isFinal(outcome.current.record.status)) {
+      if (isSettled(outcome.current.record)) {
         // Settled already (a copy of a republished intent, or a replay that raced its settlement).
         this.#deps.counters.skipped++;
         if (this.#deps.fence.holds()) ack(item.msg);
@@ -393,65 +332,14 @@ export class OwnedPartition {
     return false;
   }
 
-  /** Writes the record after this intent's earlier writes, retrying while JetStream is unreachable. */
-  #write(item: InFlight, record: IntentRecord): Promise<WriteOutcome> {
-    const stored: StoredIntent = {
-      intentId: record.intentId, threadId: record.threadId, type: record.type, partition: this.p, status: record.status,
-      submittedAt: item.storedAt, attempt: item.attempt, instance: this.#deps.instance, shard: record.shard,
-      ...(record.startedAt ? { startedAt: record.startedAt } : {}),
-      ...(record.settledAt ? { settledAt: record.settledAt } : {}),
-      ...(record.result !== undefined ? { result: record.result } : {}),
-      ...(record.error ? { error: record.error } : {}),
-      lease: this.#deps.fence.token,
-    };
-    const done = item.writes.then(() => this.#writeNow(item, stored));
-    item.writes = done;
-    return done;
-  }
-
-  async #writeNow(item: InFlight, stored: StoredIntent): Promise<WriteOutcome> {
-    for (let i = 0; ; i++) {
-      if (!this.#deps.fence.holds()) {
-        this.#deps.counters.staleRefused++;
-        return { kind: 'lapsed' };
-      }
-      // A start of an intent already handed off (its cancel still on its way to the worker) is not recorded.
-      const handedOff = this.#abort.signal.aborted || item.handOff.signal.aborted;
-      if (this.#abandoned || (handedOff && !isFinal(stored.status))) return { kind: 'gone' };
-      let result: UpdateResult;
-      try {
-        result = await this.#deps.store.update(stored, item.revision);
-      } catch (error) {
-        this.#deps.log.warn({ partition: this.p, intentId: stored.intentId, err: error }, 'could not write the intent record; retrying');
-        await new Promise((resolve) => setTimeout(resolve, RETRY_MS[Math.min(i, RETRY_MS.length - 1)]));
-        continue;
-      }
-      if (result.ok) {
-        item.revision = result.revision;
-        return { kind: 'written' };
-      }
-      const { current } = result;
-      if (current === undefined || current.record.status === 'queued') {
-        // Expired (and perhaps submitted again under the same intentId): nobody has run it since.
-        item.revision = current?.revision;
-        continue;
-      }
-      // Settled by this very hold before (a duplicate delivery finishing again): nothing to write.
-      if (isFinal(stored.status) && isFinal(current.record.status) && current.record.lease === stored.lease) return { kind: 'written' };
-      this.#deps.counters.staleRefused++;
-      this.#deps.log.warn({ partition: this.p, intentId: stored.intentId, by: current.record.instance, lease: current.record.lease }, 'intent record moved by another owner: write refused');
-      return { kind: 'moved', current };
-    }
-  }
-
   /**
    * Settled: write the final record, then acknowledge, so a replay finds the record first. A refused
    * write is not acknowledged: the record's owner (or the stream's next owner) settles it.
    */
   #finish(item: InFlight, record: IntentRecord): void {
-    void this.#write(item, record).then((outcome) => {
+    void this.#writer.write(item, record).then((outcome) => {
       if (outcome.kind === 'written' && this.#deps.fence.holds()) ack(item.msg);
-      if (outcome.kind === 'moved' && !isFinal(outcome.current.record.status) && this.#deps.fence.holds()) {
+      if (outcome.kind === 'moved' && !isSettled(outcome.current.record) && this.#deps.fence.holds()) {
         this.#deps.onBroken(new Error(`record of ${item.body.intentId} moved by another owner`));
       }
       this.#drop(item);
@@ -469,7 +357,7 @@ export class OwnedPartition {
       try {
         return await this.#deps.store.read(intentId);
       } catch {
-        await new Promise((resolve) => setTimeout(resolve, RETRY_MS[Math.min(i, RETRY_MS.length - 1)]));
+        await backoff(i);
       }
     }
     return undefined;
@@ -479,7 +367,7 @@ export class OwnedPartition {
   #keepAlive(): void {
     try {
       for (const item of this.#inflight.values()) item.msg.working();
-      for (const waiting of this.#pipeline) waiting.msg.working();
+      for (const msg of this.#pipeline.messages()) msg.working();
     } catch {
       // The connection is closed; reconnection or the next owner takes it from here.
     }

@@ -14,6 +14,7 @@ import { Ajv } from 'ajv';
 import { headers, type NatsConnection } from 'nats';
 import { ConfigError, InvalidIntentError, JetStreamError } from '../../shared/errors.ts';
 import { THREAD_ID_PATTERN, submissionSchema, type Intent, type IntentType } from '../../shared/intents.ts';
+import { reuseOf } from '../service/idempotency.ts';
 import { IntentStore, type StoredIntent } from './intent-store.ts';
 import { jetStreamCall } from './nats-errors.ts';
 import { partitionOf, subjectOf, topology, type Topology } from './topology.ts';
@@ -91,7 +92,7 @@ export async function publishWith(nc: NatsConnection, topo: Topology, store: Int
     // The record vanished between the two calls (it expired): treat the id as new again.
     if (created.existing === undefined) return publishWith(nc, topo, store, { ...intent, intentId });
     const { record: existing, revision } = created.existing;
-    if (existing.threadId !== intent.threadId || existing.type !== intent.type) return { kind: 'conflict', record: existing };
+    if (reuseOf(existing, intent.threadId, intent.type) === 'conflict') return { kind: 'conflict', record: existing };
     // Still queued: its publish may never have been stored (the publisher died between the two
     // steps, or the publish and the delete both failed while NATS was down), so publish it again,
     // however old it is. Within the server's duplicate window (2 min) a copy that did land makes

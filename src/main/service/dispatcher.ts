@@ -7,20 +7,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import { estimateBytes } from '../payload-size.ts';
+import { createStartGate, openStartGate } from '../../shared/start-gate.ts';
 import type { LanePool } from '../pool.ts';
-import { CONTROL_INTENTS, GATE_OPEN, GATE_REFUSED, type GatedIntent, type Intent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/intents.ts';
+import { CONTROL_INTENTS, type GatedIntent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/intents.ts';
+import { reuseOf } from './idempotency.ts';
+import type { Submission, SubmitResult } from './intent-backend.ts';
 import { startIntentSpan, type IntentSpan } from './intent-span.ts';
 import type { ServiceMetrics } from './metrics.ts';
-import { RECORD_ERRORS, type IntentRecord, type IntentRecords, type IntentStatus } from './records.ts';
+import { RECORD_ERRORS, failedOutcome, type IntentRecord, type IntentRecords, type Outcome } from './records.ts';
 import type { ThreadEvents } from './thread-events.ts';
 
-export interface Submission {
-  type: IntentType;
-  payload: Intent['payload'];
-  intentId?: string;
-}
-
-/** How an intent is run: the HTTP route passes its size; the JetStream mode passes the rest. */
+/**
+ * How an intent is run. The in-memory backend passes only its size; a backend that records intents
+ * elsewhere (JetStreamMode) uses the rest to record the start before the provider is called, to run it
+ * again elsewhere instead of settling it here (`keep`), and to write the settled record.
+ */
 export interface RunHooks {
   /**
    * What the intent counts against the pool's byte bounds, at least (the HTTP route passes twice the
@@ -46,14 +47,6 @@ export interface RunHooks {
   /** The record has settled. */
   onSettled?(record: IntentRecord): void;
 }
-
-type Outcome = Pick<IntentRecord, 'status' | 'result' | 'error'>;
-
-export type SubmitResult =
-  | { kind: 'accepted'; record: IntentRecord }
-  | { kind: 'duplicate'; record: IntentRecord }
-  | { kind: 'conflict'; record: IntentRecord }
-  | { kind: 'refused'; error: Error & { code?: string } };
 
 export interface ThreadActivity {
   queued: number;
@@ -96,10 +89,7 @@ export class Dispatcher {
     const { type, payload } = submission;
     if (submission.intentId !== undefined) {
       const existing = this.#records.get(submission.intentId);
-      if (existing !== undefined) {
-        const same = existing.threadId === threadId && existing.type === type;
-        return { kind: same ? 'duplicate' : 'conflict', record: existing };
-      }
+      if (existing !== undefined) return { kind: reuseOf(existing, threadId, type), record: existing };
     }
     const control = CONTROL_INTENTS.has(type);
     // Cancelled first: what the stop releases is room for it and for what follows it. Should the stop
@@ -111,20 +101,19 @@ export class Dispatcher {
     if (refusal !== undefined) return { kind: 'refused', error: refusal };
 
     const intentId = submission.intentId ?? randomUUID();
-    const record: IntentRecord = {
-      intentId, threadId, type, shard: this.#pool.shardOf(threadId), status: 'queued', submittedAt: this.#records.stamp(),
-    };
+    const shard = this.#pool.shardOf(threadId);
+    const record: IntentRecord = { intentId, threadId, type, shard, status: 'queued', submittedAt: this.#records.stamp() };
     if (hooks.attempt !== undefined) record.attempt = hooks.attempt;
     this.#records.add(record);
     this.#track(record);
     const started = performance.now();
-    const span = startIntentSpan({ threadId, type, intentId, shard: record.shard, attempt: hooks.attempt ?? 1 });
+    const span = startIntentSpan({ threadId, type, intentId, shard, attempt: hooks.attempt ?? 1 });
     const intent = { type, payload, intentId } as GatedIntent;
     if (span.traceparent !== undefined) intent.traceparent = span.traceparent;
     // Control intents are never held back, not even for their record: stop must get in at once, and
     // see the state of the start it cancels. They are safe to repeat if a crash cuts them short.
-    const gate = hooks.onStart && !control ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
-    if (gate) intent.startGate = gate.buffer as SharedArrayBuffer;
+    const gate = hooks.onStart && !control ? createStartGate() : undefined;
+    if (gate) intent.startGate = gate.buffer;
     const markRunning = (): void => {
       this.#records.markRunning(record);
       if (!hooks.onStart) return;
@@ -132,10 +121,7 @@ export class Dispatcher {
         void Promise.resolve().then(() => hooks.onStart!(record)).catch(() => {});
         return;
       }
-      const open = (verdict: void | boolean): void => {
-        Atomics.store(gate, 0, verdict === false ? GATE_REFUSED : GATE_OPEN);
-        Atomics.notify(gate, 0);
-      };
+      const open = (verdict: void | boolean): void => openStartGate(gate, verdict !== false);
       // A failed hook still opens the gate: the intent runs; the hook reports its own failure.
       Promise.resolve().then(() => hooks.onStart!(record)).then(open, () => open());
     };
@@ -147,10 +133,7 @@ export class Dispatcher {
       .run(threadId, intent, { priority: control ? 'control' : 'normal', onStart, attempt: hooks.attempt, signal: hooks.signal, bytes })
       .then(
         (result) => this.#settle(record, started, { status: 'completed', result }, hooks, span),
-        (error: Error & { code?: string }) => this.#settle(record, started, {
-          status: statusOf(error),
-          error: { code: typeof error.code === 'string' ? error.code : RECORD_ERRORS.handler, message: error.message },
-        }, hooks, span),
+        (error: Error) => this.#settle(record, started, failedOutcome(error, RECORD_ERRORS.handler), hooks, span),
       );
     return { kind: 'accepted', record };
   }
@@ -194,7 +177,7 @@ export class Dispatcher {
     for (const records of this.#active.values()) {
       for (const record of records) {
         if (record.status === 'running' && Date.parse(record.startedAt!) < cutoff) {
-          counts[record.shard]!++;
+          counts[record.shard!]!++;
           break;
         }
       }
@@ -215,7 +198,7 @@ export class Dispatcher {
         if (record.status === 'running' && (oldest === undefined || record.startedAt! < oldest.startedAt!)) oldest = record;
       }
       if (oldest !== undefined && Date.parse(oldest.startedAt!) < cutoff) {
-        stuck.push({ threadId, shard: oldest.shard, intentId: oldest.intentId, type: oldest.type, since: oldest.startedAt! });
+        stuck.push({ threadId, shard: oldest.shard!, intentId: oldest.intentId, type: oldest.type, since: oldest.startedAt! });
       }
     }
     return stuck.sort((a, b) => (a.since < b.since ? -1 : a.since > b.since ? 1 : 0));
@@ -241,10 +224,4 @@ export class Dispatcher {
     this.#events.publish(record);
     hooks.onSettled?.(record);
   }
-}
-
-function statusOf(error: { code?: string }): IntentStatus {
-  if (error.code === 'ERR_LANE_TIMEOUT') return 'timed_out';
-  if (error.code === 'ERR_LANE_CANCELLED') return 'cancelled';
-  return 'failed';
 }

@@ -25,19 +25,47 @@ export const RECORD_ERRORS = Object.freeze({
 
 export type IntentStatus = 'queued' | 'running' | 'completed' | 'failed' | 'timed_out' | 'cancelled';
 
+/**
+ * An intent's record, as `GET /v1/intents/:id` answers it, whichever backend holds it (see
+ * intent-backend.ts). The fields past `status` marked "JetStream mode" are set only there.
+ */
 export interface IntentRecord {
   intentId: string;
   threadId: string;
   type: IntentType;
-  shard: number;
   status: IntentStatus;
-  /** JetStream mode: which run of the intent this is (ctx.attempt). */
+  /** The shard that runs (or ran) it. JetStream mode: absent while queued, then the shard on `instance`. */
+  shard?: number;
+  /** Which run of the intent this is (ctx.attempt). JetStream mode only: 0 while queued. */
   attempt?: number;
+  /** JetStream mode: the stream partition of its thread. */
+  partition?: number;
+  /** JetStream mode: the instance that ran (or runs) it. */
+  instance?: string;
+  /** JetStream mode: the lease revision of the partition hold that wrote it (a fencing token); absent while queued. */
+  lease?: number;
   submittedAt: string;
   startedAt?: string;
   settledAt?: string;
   result?: unknown;
   error?: { code: string; message: string };
+}
+
+/** How a run ended, as its record says it. */
+export type Outcome = Pick<IntentRecord, 'status' | 'result' | 'error'>;
+
+/** True once the record holds its outcome (the one settled predicate of both backends). */
+export function isSettled(record: Pick<IntentRecord, 'status'>): boolean {
+  return record.status !== 'queued' && record.status !== 'running';
+}
+
+/**
+ * The outcome of an intent that failed with `error`: a pool deadline or cancel keeps its own status,
+ * anything else fails, with the error's own string code or `fallback` (which says why it had none).
+ */
+export function failedOutcome(error: Error & { code?: unknown }, fallback: string): Outcome {
+  const status: IntentStatus = error.code === 'ERR_LANE_TIMEOUT' ? 'timed_out' : error.code === 'ERR_LANE_CANCELLED' ? 'cancelled' : 'failed';
+  return { status, error: { code: typeof error.code === 'string' ? error.code : fallback, message: error.message } };
 }
 
 interface Entry {
@@ -98,7 +126,7 @@ export class IntentRecords {
   }
 
   /** Settles a record once; later calls are ignored. */
-  settle(record: IntentRecord, outcome: Pick<IntentRecord, 'status' | 'result' | 'error'>): boolean {
+  settle(record: IntentRecord, outcome: Outcome): boolean {
     const entry = this.#entries.get(record.intentId);
     if (entry === undefined || entry.record !== record || isSettled(record)) return false;
     const now = this.now();
@@ -152,8 +180,4 @@ export class IntentRecords {
       this.#settledHead = 0;
     }
   }
-}
-
-export function isSettled(record: IntentRecord): boolean {
-  return record.status !== 'queued' && record.status !== 'running';
 }

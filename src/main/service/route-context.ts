@@ -1,25 +1,28 @@
 /** What the route modules share: the service's parts, passed in explicitly (no decorators). */
 import type { ServerResponse } from 'node:http';
-import type { JetStreamMode } from '../jetstream/mode.ts';
 import type { LanePool } from '../pool.ts';
 import { THREAD_ID_PATTERN, type ReactorTask } from '../../shared/intents.ts';
 import type { ServiceConfig } from './config.ts';
 import type { Dispatcher } from './dispatcher.ts';
-import type { ServiceMetrics } from './metrics.ts';
+import type { IntentBackend } from './intent-backend.ts';
 import type { IntentRecords } from './records.ts';
-import type { ThreadEvents } from './thread-events.ts';
+import type { ServiceMetrics } from './metrics.ts';
 
 export type ServiceState = 'starting' | 'ready' | 'shutting_down' | 'closed';
 
 export interface RouteContext {
   config: ServiceConfig;
   pool: LanePool<ReactorTask, unknown>;
+  /** This instance's threads: their activity and sessions (intents reach it through `intents`). */
   dispatcher: Dispatcher;
+  /**
+   * The records of the intents this instance runs, in either backend (the in-memory backend answers
+   * from them; JetStream mode's are the bucket's, so these are only the local view, for the console).
+   */
   records: IntentRecords;
-  events: ThreadEvents;
+  /** Where intents are submitted, recorded and followed: the only view routes have of it. */
+  intents: IntentBackend;
   metrics: ServiceMetrics;
-  /** Set in JetStream mode (`--nats`): intents are published to the stream instead of run here. */
-  jetstream: JetStreamMode | undefined;
   state(): ServiceState;
   /** Open SSE responses, ended on shutdown. */
   streams: Set<ServerResponse>;

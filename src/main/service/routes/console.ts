@@ -45,7 +45,7 @@ export function consoleRoutes(app: FastifyInstance, ctx: RouteContext): void {
       now: new Date().toISOString(),
       shards: shards.map(({ id, state, restarts, restartsByReason, queued, running, lanes }) => ({ id, state, restarts, restartsByReason, queued, running, lanes })),
       stuck: ctx.dispatcher.stuckThreads(ctx.config.stuckAfterMs),
-      jetstream: ctx.jetstream ? { instance: ctx.jetstream.settings.instanceId, connected: ctx.jetstream.connected, partitions: ctx.jetstream.owned() } : null,
+      jetstream: ctx.intents.overview(),
     };
   });
 

@@ -1,12 +1,12 @@
 /** POST /v1/threads/:threadId/intents and GET /v1/intents/:intentId. */
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import { InvalidIntentError, JetStreamError } from '../../../shared/errors.ts';
-import type { StoredIntent } from '../../jetstream/intent-store.ts';
-import type { JetStreamMode } from '../../jetstream/mode.ts';
+import type { FastifyInstance } from 'fastify';
+import { JetStreamError } from '../../../shared/errors.ts';
 import { INTENT_ID_PATTERN, submissionSchema } from '../../../shared/intents.ts';
-import type { Submission } from '../dispatcher.ts';
 import { sendError } from '../http-errors.ts';
+import { conflictMessage } from '../idempotency.ts';
+import type { Submission } from '../intent-backend.ts';
 import type { IntentRecord } from '../records.ts';
+import { refusalOf, sendRefusal } from '../refusals.ts';
 import { threadParams, type RouteContext } from '../route-context.ts';
 
 const waitQuery = {
@@ -23,28 +23,20 @@ export function intentRoutes(app: FastifyInstance, ctx: RouteContext): void {
       if (ctx.state() !== 'ready') return sendError(reply, 'ERR_SHUTTING_DOWN', 'the service is not accepting intents');
       const { threadId } = request.params;
       const wait = request.query.wait === 'true' || request.query.wait === '1';
-      if (ctx.jetstream) return viaJetStream(ctx.jetstream, threadId, request.body, wait, reply);
-      const result = ctx.dispatcher.submit(threadId, request.body, { bytes: bodyBytes(request.headers['content-length']) });
-      switch (result.kind) {
-        case 'refused': {
-          const { code, message } = result.error;
-          if (code === 'ERR_QUEUE_FULL') {
-            reply.header('Retry-After', '1');
-            return sendError(reply, 'ERR_QUEUE_FULL', message);
-          }
-          if (code === 'ERR_HANDLER_LOAD') return sendError(reply, 'ERR_HANDLER_LOAD', message);
-          return sendError(reply, 'ERR_SHUTTING_DOWN', message);
-        }
-        case 'conflict':
-          return sendError(reply, 'ERR_INTENT_CONFLICT', `intentId ${result.record.intentId} was already used for ${result.record.type} on thread ${result.record.threadId}`);
-        case 'duplicate':
-          return reply.code(200).send(wait ? await ctx.dispatcher.whenSettled(result.record) : result.record);
-        case 'accepted': {
-          const { record } = result;
-          if (wait) return reply.code(200).send(await ctx.dispatcher.whenSettled(record));
-          return reply.code(202).send({ intentId: record.intentId, threadId, shard: record.shard, status: record.status });
-        }
+      // Listening from the start: a client gone while the submission is under way must still end the wait.
+      const gone = new AbortController();
+      if (wait) reply.raw.once('close', () => gone.abort());
+      const result = await ctx.intents.submit(threadId, request.body, { bytes: bodyBytes(request.headers['content-length']) });
+      if (result.kind === 'refused') return sendRefusal(reply, result.error);
+      const { record } = result;
+      if (result.kind === 'conflict') return sendError(reply, 'ERR_INTENT_CONFLICT', conflictMessage(record));
+      if (wait) {
+        // A wait that fails (the backend unreachable) answers the record as it was accepted.
+        const settled = await ctx.intents.whenSettled(record, gone.signal).catch(() => undefined);
+        return reply.code(200).send(settled ?? record);
       }
+      if (result.kind === 'duplicate') return reply.code(200).send(record);
+      return reply.code(202).send({ intentId: record.intentId, threadId, ...placed(record), status: record.status });
     },
   );
 
@@ -53,17 +45,23 @@ export function intentRoutes(app: FastifyInstance, ctx: RouteContext): void {
     { schema: { params: { type: 'object', required: ['intentId'], properties: { intentId: { type: 'string', pattern: INTENT_ID_PATTERN } } } } },
     async (request, reply) => {
       const { intentId } = request.params;
-      let record: IntentRecord | StoredIntent | undefined;
+      let record: IntentRecord | undefined;
       try {
-        record = ctx.jetstream ? await ctx.jetstream.get(intentId) : ctx.records.get(intentId);
+        record = await ctx.intents.get(intentId);
       } catch (error) {
-        if (error instanceof JetStreamError) return sendError(reply, 'ERR_JETSTREAM', error.message);
+        // Mapped like a refused submission, but without Retry-After: only a submission asks for a retry.
+        if (error instanceof JetStreamError) return sendError(reply, refusalOf(error).code, error.message);
         throw error;
       }
       if (record === undefined) return sendError(reply, 'ERR_INTENT_NOT_FOUND', `no intent ${request.params.intentId} (never submitted, or its record has expired)`);
       return record;
     },
   );
+}
+
+/** Where an accepted intent waits: its stream partition if it has one (JetStream mode), else its shard here. */
+function placed(record: IntentRecord): { partition: number } | { shard: number | undefined } {
+  return record.partition !== undefined ? { partition: record.partition } : { shard: record.shard };
 }
 
 /**
@@ -75,33 +73,4 @@ export function intentRoutes(app: FastifyInstance, ctx: RouteContext): void {
 function bodyBytes(header: string | undefined): number | undefined {
   if (header === undefined || !/^\d{1,15}$/.test(header)) return undefined;
   return 2 * Number(header);
-}
-
-/**
- * JetStream mode: the intent is published to its partition and runs on whichever instance owns it.
- * 202 means it is stored in the stream; `?wait=true` follows its record until it settles.
- */
-async function viaJetStream(jetstream: JetStreamMode, threadId: string, body: Submission, wait: boolean, reply: FastifyReply): Promise<FastifyReply> {
-  // Listening from the start: a client gone while the publish is under way must still end the wait.
-  const gone = new AbortController();
-  if (wait) reply.raw.once('close', () => gone.abort());
-  let result;
-  try {
-    result = await jetstream.publish({ threadId, ...body });
-  } catch (error) {
-    if (error instanceof InvalidIntentError && error.tooLarge) return sendError(reply, 'ERR_BODY_TOO_LARGE', error.message);
-    if (!(error instanceof JetStreamError)) throw error;
-    reply.header('Retry-After', '1');
-    return sendError(reply, 'ERR_JETSTREAM', error.message);
-  }
-  const { record } = result;
-  if (result.kind === 'conflict') {
-    return sendError(reply, 'ERR_INTENT_CONFLICT', `intentId ${record.intentId} was already used for ${record.type} on thread ${record.threadId}`);
-  }
-  if (wait) {
-    const settled = await jetstream.whenSettled(record.intentId, gone.signal).catch(() => undefined);
-    return reply.code(200).send(settled ?? record);
-  }
-  if (result.kind === 'duplicate') return reply.code(200).send(record);
-  return reply.code(202).send({ intentId: record.intentId, threadId, partition: record.partition, status: record.status });
 }

@@ -45,8 +45,8 @@ export function operationRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const state = ctx.state();
     let status: string = state;
     if (state === 'ready' && shards.some((s) => s.state !== 'ready')) status = 'degraded';
-    const jetstream = ctx.jetstream && { connected: ctx.jetstream.connected, partitions: ctx.jetstream.owned() };
-    if (status === 'ready' && jetstream && !jetstream.connected) status = 'degraded';
-    return reply.code(status === 'ready' ? 200 : 503).send({ status, shards, ...(jetstream ? { jetstream } : {}) });
+    const { healthy, detail } = ctx.intents.health();
+    if (status === 'ready' && !healthy) status = 'degraded';
+    return reply.code(status === 'ready' ? 200 : 503).send({ status, shards, ...detail });
   });
 }

@@ -12,12 +12,7 @@ export function threadRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const { state, restarts, restartsByReason } = ctx.pool.stats().shards[shard]!;
     const { queued, running } = ctx.dispatcher.activity(threadId);
     const view = await ctx.dispatcher.describe(threadId);
-    // JetStream mode: the session lives on the instance that owns the thread's partition.
-    const placement = ctx.jetstream && {
-      partition: ctx.jetstream.partitionOf(threadId),
-      owner: (await ctx.jetstream.ownerOf(threadId).catch(() => undefined)) ?? null,
-      instance: ctx.jetstream.settings.instanceId,
-    };
+    const placement = await ctx.intents.placement(threadId);
     return {
       threadId,
       ...placement,
@@ -44,7 +39,7 @@ export function threadRoutes(app: FastifyInstance, ctx: RouteContext): void {
     });
     stream.write(': subscribed\n\n');
     let id = 0;
-    const unsubscribe = ctx.events.subscribe(threadId, (record) => {
+    const unsubscribe = ctx.intents.subscribe(threadId, (record) => {
       stream.write(`id: ${++id}\nevent: intent\ndata: ${JSON.stringify(record)}\n\n`);
     });
     const heartbeat = setInterval(() => stream.write(': ping\n\n'), HEARTBEAT_MS);

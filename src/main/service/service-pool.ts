@@ -1,0 +1,68 @@
+/**
+ * The service's pool: a LanePool keyed by threadId whose handler is the reactor
+ * (src/worker/reactor.ts), driving the built-in simulator or the user's provider module, sized and
+ * bounded from the flags.
+ */
+import { pathToFileURL } from 'node:url';
+import { ConfigError, HandlerLoadError } from '../../shared/errors.ts';
+import type { ReactorTask } from '../../shared/intents.ts';
+import { ownModule } from '../../shared/module-url.ts';
+import type { ReactorData, SessionLimits } from '../../shared/provider.ts';
+import { LanePool } from '../pool.ts';
+import type { ServiceConfig } from './config.ts';
+
+/** reactor.js from dist/, so the service's workers need no TypeScript loader. */
+const REACTOR = ownModule('../../worker/reactor.ts', import.meta.url);
+
+export type ServicePool = LanePool<ReactorTask, unknown>;
+
+/** The reactor's session bounds, from the flags. */
+export function sessionLimits(config: ServiceConfig): SessionLimits {
+  return { maxPerWorker: config.maxSessionsPerWorker, idleMs: config.sessionIdleMs, maxResumeCursors: config.maxResumeCursorsPerWorker };
+}
+
+/**
+ * Starts the pool and waits until every worker has loaded the provider.
+ * @throws ConfigError naming --handler if the provider module does not load; the pool is closed then.
+ */
+export async function startServicePool(config: ServiceConfig): Promise<ServicePool> {
+  const handlerData: ReactorData = {
+    ...(config.handler ? { provider: pathToFileURL(config.handler).href } : {}),
+    simulator: { startMs: config.simStartMs, sendMs: config.simSendMs, interruptMs: config.simInterruptMs, stopMs: config.simStopMs },
+    sessions: sessionLimits(config),
+    ...(config.otlpEndpoint ? { otlpEndpoint: config.otlpEndpoint } : {}),
+  };
+  // In JetStream mode the stream holds the backlog and --max-ack-pending bounds what each partition
+  // hands the pool, so the pool must never refuse what a consumer already took: no bound of its own.
+  const jetStreamBacklog = config.natsPartitions * config.maxAckPending + 1000;
+  const pool = new LanePool<ReactorTask, unknown>({
+    handler: REACTOR,
+    shards: config.shards,
+    taskTimeoutMs: config.taskTimeoutMs,
+    maxQueuedPerKey: config.nats ? jetStreamBacklog : config.maxQueuedPerThread,
+    maxQueued: config.nats ? jetStreamBacklog : config.maxQueued,
+    maxQueuedBytes: config.nats ? Number.MAX_SAFE_INTEGER : config.maxQueuedBytes,
+    maxQueuedBytesPerKey: config.nats ? Number.MAX_SAFE_INTEGER : config.maxQueuedBytesPerThread,
+    maxQueuedControl: config.nats ? jetStreamBacklog : config.maxQueuedControl,
+    stallTimeoutMs: config.stallTimeoutMs,
+    loadTimeoutMs: config.handlerLoadTimeoutMs,
+    handlerData,
+  });
+  try {
+    await pool.ready();
+  } catch (error) {
+    await pool.close({ force: true });
+    throw config.handler && error instanceof HandlerLoadError ? providerLoadError(config.handler, error) : error;
+  }
+  return pool;
+}
+
+/**
+ * The provider module is loaded by the reactor's `init`, so the pool's HandlerLoadError names
+ * reactor.ts; the user needs to hear about their own module, as a bad --handler value.
+ */
+function providerLoadError(handler: string, error: HandlerLoadError): ConfigError {
+  // The pool names its own option; the user of the service knows it as a flag.
+  const reason = error.detail.replace(/^init failed: /, '').replace('(loadTimeoutMs)', '(--handler-load-timeout-ms)');
+  return new ConfigError({ detail: `invalid --handler (LANEPOOL_HANDLER): ${reason.includes(handler) ? reason : `cannot load ${handler}: ${reason}`}` });
+}
