@@ -24,8 +24,6 @@ const KNOWN_DEBT = new Set([
   // The command line of `lanepool serve`, at the pool's level until the layout move.
   'src/main/cli.ts -> src/main/service/config.ts',
   'src/main/cli.ts -> src/main/service/server.ts',
-  // The --partitions flag is parsed by jetstream's assignment code.
-  'src/main/service/config.ts -> src/main/jetstream/assignment.ts',
 ]);
 
 /** The one service file allowed to import jetstream/: it picks the intent backend from the config. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { assignPartitions, parsePartitionList } from '../../src/main/jetstream/assignment.ts';
+import { assignPartitions } from '../../src/main/jetstream/assignment.ts';
+import { parsePartitionList } from '../../src/main/service/config.ts';
 
 const members = (n: number) => Array.from({ length: n }, (_, i) => `instance-${i}`);
 

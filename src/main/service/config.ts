@@ -10,7 +10,6 @@ import { parseArgs } from 'node:util';
 import { Ajv } from 'ajv';
 import { ConfigError, messageOf } from '../../shared/errors.ts';
 import { DEFAULTS } from '../options.ts';
-import { parsePartitionList } from '../jetstream/assignment.ts';
 import { MIN_STALL_TIMEOUT_MS } from '../options.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -258,4 +257,19 @@ export function usage(): string {
     ...rows,
     `  --${'help'.padEnd(24)} show this help`,
   ].join('\n');
+}
+
+/** Parses `--partitions` ("0-7", "0,3,8-11") into a sorted list, checked against the partition count. */
+export function parsePartitionList(text: string, partitions: number): number[] | string {
+  const chosen = new Set<number>();
+  for (const part of text.split(',')) {
+    const match = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    if (!match) return `"${part}" is not N or N-M`;
+    const from = Number(match[1]);
+    const to = match[2] === undefined ? from : Number(match[2]);
+    if (from > to) return `"${part}" runs backwards`;
+    if (to >= partitions) return `partition ${to} is out of range 0-${partitions - 1}`;
+    for (let p = from; p <= to; p++) chosen.add(p);
+  }
+  return [...chosen].sort((a, b) => a - b);
 }
