@@ -4,7 +4,9 @@
  * - src/worker never imports src/main: the worker runs only the protocol, the shared helpers and its lanes;
  * - src/shared imports neither src/main nor src/worker: both sides load it;
  * - the pool (src/main/*.ts and src/shared) never imports src/main/service or src/main/jetstream;
- * - src/main/service imports src/main/jetstream only from server.ts, the one file that picks the backend.
+ * - src/main/service imports src/main/jetstream only from server.ts, the one file that picks the backend;
+ * - the pool's worker and shared files never import the service's (src/worker/service, src/shared/service):
+ *   the service's worker side (the reactor, its providers) and its shared types sit on top of the pool.
  * Today's exceptions are listed in KNOWN_DEBT: the test fails on any other violation, and on a debt
  * entry that no longer occurs (so the list can only shrink).
  */
@@ -16,22 +18,17 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
-/**
- * Violations that exist today, each `from -> to`. The layout move puts the `lanepool` command
- * (cli.ts, which starts the service) beside the service it starts.
- */
-const KNOWN_DEBT = new Set([
-  // The command line of `lanepool serve`, at the pool's level until the layout move.
-  'src/main/cli.ts -> src/main/service/config.ts',
-  'src/main/cli.ts -> src/main/service/server.ts',
-]);
+/** Violations that exist today, each `from -> to`: none. A new entry needs a reason beside it. */
+const KNOWN_DEBT = new Set<string>([]);
 
 /** The one service file allowed to import jetstream/: it picks the intent backend from the config. */
 const BACKEND_PICKER = 'src/main/service/server.ts';
 
-type Area = 'worker' | 'shared' | 'pool' | 'service' | 'jetstream' | 'outside';
+type Area = 'worker' | 'shared' | 'service-worker' | 'service-shared' | 'pool' | 'service' | 'jetstream' | 'outside';
 
 function areaOf(path: string): Area {
+  if (path.startsWith('src/worker/service/')) return 'service-worker';
+  if (path.startsWith('src/shared/service/')) return 'service-shared';
   if (path.startsWith('src/worker/')) return 'worker';
   if (path.startsWith('src/shared/')) return 'shared';
   if (path.startsWith('src/main/service/')) return 'service';
@@ -43,9 +40,16 @@ function areaOf(path: string): Area {
 /** Why `from` may not import `to`, or undefined if it may. */
 function forbidden(from: string, to: string): string | undefined {
   const [a, b] = [areaOf(from), areaOf(to)];
-  if (a === 'worker' && (b === 'pool' || b === 'service' || b === 'jetstream')) return 'the worker never imports src/main';
-  if (a === 'shared' && b !== 'shared' && b !== 'outside') return 'src/shared imports neither src/main nor src/worker';
-  if ((a === 'pool' || a === 'shared') && (b === 'service' || b === 'jetstream')) return 'the pool never imports the service or JetStream';
+  const main = b === 'pool' || b === 'service' || b === 'jetstream';
+  if ((a === 'worker' || a === 'service-worker') && main) return 'the worker never imports src/main';
+  if ((a === 'shared' || a === 'service-shared') && b !== 'shared' && b !== 'service-shared' && b !== 'outside') {
+    return 'src/shared imports neither src/main nor src/worker';
+  }
+  if ((a === 'worker' || a === 'shared') && (b === 'service-worker' || b === 'service-shared')) {
+    return "the pool's worker and shared files never import the service's";
+  }
+  const serviceSide = b === 'service' || b === 'jetstream' || b === 'service-worker' || b === 'service-shared';
+  if ((a === 'pool' || a === 'shared') && serviceSide) return 'the pool never imports the service or JetStream';
   if (a === 'service' && b === 'jetstream' && from !== BACKEND_PICKER) return `the service imports jetstream/ only from ${BACKEND_PICKER}`;
   return undefined;
 }
@@ -100,5 +104,12 @@ describe('import rules', () => {
     expect(forbidden(BACKEND_PICKER, 'src/main/jetstream/mode.ts')).toBeUndefined();
     expect(forbidden('src/main/jetstream/partition.ts', 'src/main/service/records.ts')).toBeUndefined();
     expect(forbidden('src/worker/lanes.ts', 'src/shared/protocol.ts')).toBeUndefined();
+    expect(forbidden('src/worker/service/reactor.ts', 'src/main/service/records.ts')).toMatch(/worker never imports/);
+    expect(forbidden('src/shared/service/intents.ts', 'src/worker/service/reactor.ts')).toMatch(/src\/shared imports/);
+    expect(forbidden('src/worker/lanes.ts', 'src/worker/service/reactor.ts')).toMatch(/never import the service's/);
+    expect(forbidden('src/shared/errors.ts', 'src/shared/service/intents.ts')).toMatch(/never import the service's/);
+    expect(forbidden('src/worker/service/reactor.ts', 'src/shared/service/intents.ts')).toBeUndefined();
+    expect(forbidden('src/main/service/dispatcher.ts', 'src/shared/service/intents.ts')).toBeUndefined();
+    expect(forbidden('src/main/pool.ts', 'src/shared/service/provider.ts')).toMatch(/pool never imports/);
   });
 });

@@ -1,11 +1,11 @@
 /**
- * Service instances as real child processes (`node src/main/bin.mjs serve ...`), so a test or a
+ * Service instances as real child processes (`node src/main/service/bin.mjs serve ...`), so a test or a
  * figure script can SIGKILL or SIGSTOP one. Each is ready when it logs its URL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../../src/main/bin.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../../src/main/service/bin.mjs', import.meta.url));
 
 export interface Instance {
   readonly id: string;

@@ -74,9 +74,9 @@ describe('the npm tarball', () => {
   it('ships the compiled package, its declarations, README and LICENSE, and no sources, tests or fixtures', () => {
     const files = packed.files.map((f) => f.path).sort();
     for (const needed of [
-      'LICENSE', 'README.md', 'package.json', 'dist/main/bin.js',
+      'LICENSE', 'README.md', 'package.json', 'dist/main/service/bin.js',
       'dist/main/index.js', 'dist/main/index.d.ts', 'dist/main/service/index.js', 'dist/main/service/index.d.ts',
-      'dist/main/jetstream/index.js', 'dist/main/jetstream/index.d.ts', 'dist/worker/entry.js', 'dist/worker/reactor.js',
+      'dist/main/jetstream/index.js', 'dist/main/jetstream/index.d.ts', 'dist/worker/entry.js', 'dist/worker/service/reactor.js',
       // The operator console's static files, with uPlot vendored: the service loads nothing from a CDN.
       'dist/main/service/console/index.html', 'dist/main/service/console/console.js', 'dist/main/service/console/console.css',
       'dist/main/service/console/uPlot.iife.min.js', 'dist/main/service/console/uPlot.min.css',

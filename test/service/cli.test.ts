@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 
-const BIN = fileURLToPath(new URL('../../src/main/bin.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../../src/main/service/bin.mjs', import.meta.url));
 const BROKEN = fileURLToPath(new URL('../fixtures/broken.mjs', import.meta.url));
 const BAD_PROVIDER = fileURLToPath(new URL('../fixtures/bad-provider.mjs', import.meta.url));
 

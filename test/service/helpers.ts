@@ -45,7 +45,7 @@ export function threadsOnSameShard(count: number, shards: number, prefix = 'thre
   return found;
 }
 
-const BIN = fileURLToPath(new URL('../../src/main/bin.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../../src/main/service/bin.mjs', import.meta.url));
 
 /**
  * Runs `lanepool serve ...args` as a real child process until it exits by itself. One still running

@@ -4,12 +4,12 @@ import { Dispatcher } from '../../src/main/service/dispatcher.ts';
 import { ServiceMetrics } from '../../src/main/service/metrics.ts';
 import { IntentRecords, type IntentRecord } from '../../src/main/service/records.ts';
 import { ThreadEvents } from '../../src/main/service/thread-events.ts';
-import type { ReactorTask } from '../../src/shared/intents.ts';
-import type { ReactorData } from '../../src/shared/provider.ts';
+import type { ReactorTask } from '../../src/shared/service/intents.ts';
+import type { ReactorData } from '../../src/shared/service/provider.ts';
 
 describe('intent records of one thread', () => {
   const pool = new LanePool<ReactorTask, unknown>({
-    handler: new URL('../../src/worker/reactor.ts', import.meta.url),
+    handler: new URL('../../src/worker/service/reactor.ts', import.meta.url),
     shards: 1,
     handlerData: { simulator: { startMs: 0, sendMs: 0, interruptMs: 0, stopMs: 0 }, sessions: { maxPerWorker: 1000, idleMs: 0, maxResumeCursors: 1000 } } satisfies ReactorData,
   });

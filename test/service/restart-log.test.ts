@@ -5,7 +5,7 @@ import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { settlesWithin } from '../helpers.ts';
 
-const BIN = fileURLToPath(new URL('../../src/main/bin.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../../src/main/service/bin.mjs', import.meta.url));
 const SPINNING = fileURLToPath(new URL('../fixtures/spinning-provider.mjs', import.meta.url));
 
 describe('lanepool serve, when a worker is replaced', () => {

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ReactorStats } from '../../src/shared/provider.ts';
+import type { ReactorStats } from '../../src/shared/service/provider.ts';
 import type { ServiceConfig } from '../../src/main/service/config.ts';
 import type { Service } from '../../src/main/service/server.ts';
 import { until } from '../helpers.ts';

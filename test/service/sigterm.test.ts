@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 
-const BIN = fileURLToPath(new URL('../../src/main/bin.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../../src/main/service/bin.mjs', import.meta.url));
 
 describe('lanepool serve', () => {
   it('drains on SIGTERM, cancels what is left, settles every intent, and exits 0', async () => {

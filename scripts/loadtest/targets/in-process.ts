@@ -4,8 +4,8 @@
  */
 import { resolveConfig } from '../../../src/main/service/config.ts';
 import { sessionLimits } from '../../../src/main/service/service-pool.ts';
-import type { ReactorTask } from '../../../src/shared/intents.ts';
-import reactor, { init } from '../../../src/worker/reactor.ts';
+import type { ReactorTask } from '../../../src/shared/service/intents.ts';
+import reactor, { init } from '../../../src/worker/service/reactor.ts';
 import { SIMULATOR } from '../target.ts';
 
 let ready: Promise<void> | undefined;

@@ -3,7 +3,7 @@ import { workerData } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
 
 register();
-const { default: reactor, init } = await import('../../../src/worker/reactor.ts');
+const { default: reactor, init } = await import('../../../src/worker/service/reactor.ts');
 await init({ simulator: workerData.simulator, sessions: workerData.sessions }, { shard: workerData.shard });
 
 export default function run({ threadId, task }) {

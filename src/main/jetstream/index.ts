@@ -13,5 +13,5 @@ export {
   intentPublisher, type IntentMessage, type IntentPublisherOptions, type PublishIntent, type PublishResult,
 } from './publisher.ts';
 export type { StoredIntent } from './intent-store.ts';
-export type { IntentType } from '../../shared/intents.ts';
+export type { IntentType } from '../../shared/service/intents.ts';
 export { JetStreamError, InvalidIntentError } from '../../shared/errors.ts';

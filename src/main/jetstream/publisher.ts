@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { Ajv } from 'ajv';
 import { headers, type NatsConnection } from 'nats';
 import { ConfigError, InvalidIntentError, JetStreamError } from '../../shared/errors.ts';
-import { THREAD_ID_PATTERN, submissionSchema, type Intent, type IntentType } from '../../shared/intents.ts';
+import { THREAD_ID_PATTERN, submissionSchema, type Intent, type IntentType } from '../../shared/service/intents.ts';
 import { reuseOf } from '../service/idempotency.ts';
 import { IntentStore, type StoredIntent } from './intent-store.ts';
 import { jetStreamCall } from './nats-errors.ts';

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { estimateBytes } from '../payload-size.ts';
 import { createStartGate, openStartGate } from '../../shared/start-gate.ts';
 import type { LanePool } from '../pool.ts';
-import { CONTROL_INTENTS, type GatedIntent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/intents.ts';
+import { CONTROL_INTENTS, type GatedIntent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/service/intents.ts';
 import { reuseOf } from './idempotency.ts';
 import type { Submission, SubmitResult } from './intent-backend.ts';
 import { startIntentSpan, type IntentSpan } from './intent-span.ts';

@@ -4,7 +4,7 @@
  * conflict (409). Each backend finds `existing` its own way, in the same step that would store the
  * new intent (a map lookup, a KV create), so two submissions of one id cannot both be accepted.
  */
-import type { IntentType } from '../../shared/intents.ts';
+import type { IntentType } from '../../shared/service/intents.ts';
 import type { IntentRecord } from './records.ts';
 
 export function reuseOf(existing: IntentRecord, threadId: string, type: IntentType): 'duplicate' | 'conflict' {

@@ -13,6 +13,6 @@ export { startService, type Service } from './server.ts';
 export { configFromArgs, resolveConfig, usage, type ServiceConfig } from './config.ts';
 export type { ServiceState } from './route-context.ts';
 export type { IntentRecord, IntentStatus } from './records.ts';
-export type { ProviderFactory, Provider, ProviderSession } from '../../shared/provider.ts';
-export type { IntentType } from '../../shared/intents.ts';
+export type { ProviderFactory, Provider, ProviderSession } from '../../shared/service/provider.ts';
+export type { IntentType } from '../../shared/service/intents.ts';
 export { NoSessionError, ProviderError, ConfigError } from '../../shared/errors.ts';

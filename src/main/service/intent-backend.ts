@@ -9,7 +9,7 @@
  * Both backends share the record type and `isSettled` (records.ts), idempotency (idempotency.ts),
  * and the refusal→HTTP mapping (refusals.ts).
  */
-import type { Intent, IntentType } from '../../shared/intents.ts';
+import type { Intent, IntentType } from '../../shared/service/intents.ts';
 import type { IntentRecord } from './records.ts';
 import type { Subscriber } from './thread-events.ts';
 

@@ -5,7 +5,7 @@
  * shared/trace-context.ts), so the provider's spans there are its children.
  */
 import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
-import type { IntentType } from '../../shared/intents.ts';
+import type { IntentType } from '../../shared/service/intents.ts';
 import { traceparentOf } from '../../shared/trace-context.ts';
 
 /** The span attributes, named under `lanepool.` as the semantic conventions ask of a library. */

@@ -3,9 +3,9 @@
  * several services can live in one process, as in the tests.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { IntentType } from '../../shared/intents.ts';
+import type { IntentType } from '../../shared/service/intents.ts';
 import type { WorkerReport } from '../../shared/protocol.ts';
-import type { ReactorStats } from '../../shared/provider.ts';
+import type { ReactorStats } from '../../shared/service/provider.ts';
 import type { PoolStats } from '../pool.ts';
 import type { ShardStats } from '../shard.ts';
 import type { Timing } from '../timing.ts';

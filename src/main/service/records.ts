@@ -7,7 +7,7 @@
  * never goes backwards, so timestamps taken in order compare in order even if the wall clock steps
  * back. Taking them in order is the dispatcher's part (see its `onStart`).
  */
-import type { IntentType } from '../../shared/intents.ts';
+import type { IntentType } from '../../shared/service/intents.ts';
 
 /**
  * The codes the service itself writes on a record's `error`, beside the pool's `ERROR_CODES` (which a

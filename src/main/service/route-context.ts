@@ -1,7 +1,7 @@
 /** What the route modules share: the service's parts, passed in explicitly (no decorators). */
 import type { ServerResponse } from 'node:http';
 import type { LanePool } from '../pool.ts';
-import { THREAD_ID_PATTERN, type ReactorTask } from '../../shared/intents.ts';
+import { THREAD_ID_PATTERN, type ReactorTask } from '../../shared/service/intents.ts';
 import type { ServiceConfig } from './config.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import type { IntentBackend } from './intent-backend.ts';

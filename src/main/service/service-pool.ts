@@ -1,18 +1,18 @@
 /**
  * The service's pool: a LanePool keyed by threadId whose handler is the reactor
- * (src/worker/reactor.ts), driving the built-in simulator or the user's provider module, sized and
+ * (src/worker/service/reactor.ts), driving the built-in simulator or the user's provider module, sized and
  * bounded from the flags.
  */
 import { pathToFileURL } from 'node:url';
 import { ConfigError, HandlerLoadError } from '../../shared/errors.ts';
-import type { ReactorTask } from '../../shared/intents.ts';
+import type { ReactorTask } from '../../shared/service/intents.ts';
 import { ownModule } from '../../shared/module-url.ts';
-import type { ReactorData, SessionLimits } from '../../shared/provider.ts';
+import type { ReactorData, SessionLimits } from '../../shared/service/provider.ts';
 import { LanePool } from '../pool.ts';
 import type { ServiceConfig } from './config.ts';
 
 /** reactor.js from dist/, so the service's workers need no TypeScript loader. */
-const REACTOR = ownModule('../../worker/reactor.ts', import.meta.url);
+const REACTOR = ownModule('../../worker/service/reactor.ts', import.meta.url);
 
 export type ServicePool = LanePool<ReactorTask, unknown>;
 

@@ -1,7 +1,7 @@
 /** POST /v1/threads/:threadId/intents and GET /v1/intents/:intentId. */
 import type { FastifyInstance } from 'fastify';
 import { JetStreamError } from '../../../shared/errors.ts';
-import { INTENT_ID_PATTERN, submissionSchema } from '../../../shared/intents.ts';
+import { INTENT_ID_PATTERN, submissionSchema } from '../../../shared/service/intents.ts';
 import { sendError } from '../http-errors.ts';
 import { conflictMessage } from '../idempotency.ts';
 import type { Submission } from '../intent-backend.ts';

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
-import { messageOf } from '../shared/errors.ts';
-import type { Provider, ProviderFactory } from '../shared/provider.ts';
-import { importUserModule } from './typescript.ts';
+import { messageOf } from '../../shared/errors.ts';
+import type { Provider, ProviderFactory } from '../../shared/service/provider.ts';
+import { importUserModule } from '../typescript.ts';
 
 const METHODS = ['startSession', 'sendTurn', 'interruptTurn', 'respondToApproval', 'respondToUserInput', 'stopSession'] as const;
 

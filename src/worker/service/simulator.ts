@@ -10,9 +10,9 @@
  *   - sessionId `sim-<threadId>-<n>`: the thread's session that began at its n-th turn. A Stop drops the
  *     cursor, so the thread's next session is `-1` again: a new conversation.
  */
-import { ProviderError } from '../shared/errors.ts';
-import type { Simulate } from '../shared/intents.ts';
-import type { Provider, ProviderSession, SimulatorSettings } from '../shared/provider.ts';
+import { ProviderError } from '../../shared/errors.ts';
+import type { Simulate } from '../../shared/service/intents.ts';
+import type { Provider, ProviderSession, SimulatorSettings } from '../../shared/service/provider.ts';
 
 type Operation = 'start' | 'send' | 'interrupt' | 'approval' | 'user-input' | 'stop';
 

@@ -12,14 +12,14 @@
  * and past a per-worker cap, and stopped in the background here; eviction bumps the generation too.
  */
 import { context } from '@opentelemetry/api';
-import { NoSessionError } from '../shared/errors.ts';
-import type { Handler, HandlerInit, HandlerStats } from '../shared/handler.ts';
-import { startGateOpened } from '../shared/start-gate.ts';
-import { DEFAULT_RUNTIME_MODE, type Intent, type ReactorTask, type Simulate, type ThreadView } from '../shared/intents.ts';
-import type { Provider, ProviderSession, ReactorData, ReactorStats } from '../shared/provider.ts';
-import { startOtlpExport } from '../shared/otlp-export.ts';
-import { contextFrom } from '../shared/trace-context.ts';
-import { within } from '../shared/within.ts';
+import { NoSessionError } from '../../shared/errors.ts';
+import type { Handler, HandlerInit, HandlerStats } from '../../shared/handler.ts';
+import { startGateOpened } from '../../shared/start-gate.ts';
+import { DEFAULT_RUNTIME_MODE, type Intent, type ReactorTask, type Simulate, type ThreadView } from '../../shared/service/intents.ts';
+import type { Provider, ProviderSession, ReactorData, ReactorStats } from '../../shared/service/provider.ts';
+import { startOtlpExport } from '../../shared/otlp-export.ts';
+import { contextFrom } from '../../shared/trace-context.ts';
+import { within } from '../../shared/within.ts';
 import { loadProvider } from './load-provider.ts';
 import { createSimulator } from './simulator.ts';
 import { ThreadTable, type LiveSession, type ThreadState } from './thread-table.ts';

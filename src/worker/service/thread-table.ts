@@ -25,8 +25,8 @@
  * starts a new session that resumes where the old one was. The session itself is stopped in the
  * background by the `stop` callback; a new session of the thread waits for that (`stopped`).
  */
-import { DEFAULT_RUNTIME_MODE } from '../shared/intents.ts';
-import type { ProviderSession, SessionLimits } from '../shared/provider.ts';
+import { DEFAULT_RUNTIME_MODE } from '../../shared/service/intents.ts';
+import type { ProviderSession, SessionLimits } from '../../shared/service/provider.ts';
 
 export type LiveSession = ProviderSession & { runtimeMode: string };
 

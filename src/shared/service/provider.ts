@@ -53,7 +53,7 @@ export interface SimulatorSettings {
   stopMs: number;
 }
 
-/** How many provider sessions one worker keeps, and for how long (see src/worker/thread-table.ts). */
+/** How many provider sessions one worker keeps, and for how long (see src/worker/service/thread-table.ts). */
 export interface SessionLimits {
   /** Live sessions per worker; past it, the least recently used idle one is evicted. */
   maxPerWorker: number;

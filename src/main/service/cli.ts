@@ -6,14 +6,14 @@
  * local address, a --handler module that does not load), 130/143 forced.
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError, messageOf } from '../shared/errors.ts';
-import { configFromArgs, usage } from './service/config.ts';
-import { startService } from './service/server.ts';
+import { ConfigError, messageOf } from '../../shared/errors.ts';
+import { configFromArgs, usage } from './config.ts';
+import { startService } from './server.ts';
 
 const FORCED_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 
