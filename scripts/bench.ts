@@ -43,6 +43,7 @@ interface Options {
   threads: number;
   rounds: number;
   cpuProfDir: string | undefined;
+  sources: boolean;
 }
 
 type Row = Record<string, string | number>;
@@ -221,7 +222,7 @@ async function transfer(o: Options): Promise<Row[]> {
 
 const BENCHES = {
   dispatch, transfer, 'in-process': inProcess, cpu, memory, scaling, startup,
-  http: (o: Options) => http({ durationMs: o.durationMs, connections: o.connections, threads: o.threads, rounds: o.rounds, cpuProfDir: o.cpuProfDir }),
+  http: (o: Options) => http({ durationMs: o.durationMs, connections: o.connections, threads: o.threads, rounds: o.rounds, cpuProfDir: o.cpuProfDir, from: o.sources ? 'src' : 'dist' }),
 } as const;
 
 function format(rows: Row[]): string {
@@ -241,13 +242,14 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       json: { type: 'string' }, 'duration-ms': { type: 'string' }, 'in-flight': { type: 'string' }, 'memory-keys': { type: 'string' }, only: { type: 'string' }, help: { type: 'boolean' },
-      connections: { type: 'string' }, threads: { type: 'string' }, rounds: { type: 'string' }, 'cpu-prof-dir': { type: 'string' },
+      connections: { type: 'string' }, threads: { type: 'string' }, rounds: { type: 'string' }, 'cpu-prof-dir': { type: 'string' }, sources: { type: 'boolean' },
     },
     strict: true,
   });
   if (values.help) {
     console.log(`Usage: npm run bench -- [--only ${Object.keys(BENCHES).join(',')}] [--duration-ms 3000] [--in-flight 1024] [--memory-keys 1000000] [--json FILE]
-  http only: [--connections 64] [--threads 1000] [--rounds 3] [--cpu-prof-dir DIR] (profiles the service's process)`);
+  http only: [--connections 64] [--threads 1000] [--rounds 3] [--cpu-prof-dir DIR] (profiles both servers' processes)
+    [--sources] (the servers load src/ through tsx instead of dist/)`);
     return;
   }
   const only = values.only === undefined ? undefined : new Set(values.only.split(','));
@@ -261,6 +263,7 @@ async function main(): Promise<void> {
     threads: numberFlag('threads', values.threads, 1000),
     rounds: numberFlag('rounds', values.rounds, 3),
     cpuProfDir: values['cpu-prof-dir'],
+    sources: values.sources ?? false,
   };
   const rows: Row[] = [];
   const started = performance.now();

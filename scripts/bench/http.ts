@@ -12,12 +12,14 @@
  * is read, so the work behind every 202 it answered is counted.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Design, TargetMessage } from './http-target.ts';
 
-const TARGET = fileURLToPath(new URL('./http-target.ts', import.meta.url));
+const TARGET = fileURLToPath(new URL('./http-target.mjs', import.meta.url));
 const LOAD = fileURLToPath(new URL('./http-load.mjs', import.meta.url));
+const DIST = new URL('../../dist/main/service/index.js', import.meta.url);
 
 export interface HttpOptions {
   /** Each measured run. */
@@ -28,9 +30,16 @@ export interface HttpOptions {
   threads: number;
   /** Measured rounds of the three designs; each is reported by its median round. @default 3 */
   rounds: number;
-  /** If set, the service's process runs with `--cpu-prof` and writes its profiles (one per thread) here. */
+  /** If set, both servers run with `--cpu-prof` and write their profiles (one per thread) to `<dir>/bare` and `<dir>/service`. */
   cpuProfDir?: string | undefined;
+  /** Where both servers load the package from: `dist` (built; what users run) or `src` through tsx. @default 'dist' */
+  from: 'dist' | 'src';
 }
+
+type Design = 'bare' | 'service';
+
+/** Messages from http-target.mjs. */
+type TargetMessage = { port: number } | { cpu: NodeJS.CpuUsage };
 
 /** What one autocannon run reports (http-load.mjs). */
 interface Load {
@@ -59,8 +68,9 @@ class Target {
     this.port = port;
   }
 
-  static async start(design: Design, execArgv: string[] = []): Promise<Target> {
-    const child = fork(TARGET, [design], { execArgv: ['--import', 'tsx', ...execArgv], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  static async start(design: Design, from: HttpOptions['from'], execArgv: string[] = []): Promise<Target> {
+    // tsx only to load the sources: from dist/ nothing is transformed, as for a user.
+    const child = fork(TARGET, [design, from], { execArgv: [...(from === 'src' ? ['--import', 'tsx'] : []), ...execArgv], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     const [message] = (await Promise.race([once(child, 'message'), once(child, 'exit').then(() => {
       throw new Error(`http-target ${design} exited before listening`);
     })])) as [TargetMessage];
@@ -110,13 +120,20 @@ async function measure(target: Target, query: string, o: HttpOptions, durationMs
 const rate = (run: Run): number => run.ok / run.seconds;
 const cpuPer10k = (run: Run): number => (run.cpuSeconds / run.ok) * 10_000;
 
+/** Progress on stderr, as the other benchmarks report theirs; the counts let a profile be read per request. */
+function report(when: string, design: string, run: Run): void {
+  console.error(`http ${when}, ${design}: ${run.ok} answered 2xx (${run.other + run.errors} not), ${rate(run).toFixed(0)}/s, ${run.cpuSeconds.toFixed(2)} CPU s`);
+}
+
 function median(runs: Run[]): Run {
   return [...runs].sort((a, b) => rate(a) - rate(b))[Math.floor((runs.length - 1) / 2)]!;
 }
 
 export async function http(o: HttpOptions): Promise<Row[]> {
-  const bare = await Target.start('bare');
-  const service = await Target.start('service', o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : []);
+  if (o.from === 'dist' && !existsSync(DIST)) throw new Error('http runs the compiled service: run `npm run build` first (`npm run bench` does)');
+  const profile = (design: Design): string[] => (o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${join(o.cpuProfDir, design)}`] : []);
+  const bare = await Target.start('bare', o.from, profile('bare'));
+  const service = await Target.start('service', o.from, profile('service'));
   const designs = [
     { name: 'bare Fastify route, 202', target: bare, query: '', drains: false },
     { name: 'lanepool service, 202', target: service, query: '', drains: true },
@@ -125,9 +142,13 @@ export async function http(o: HttpOptions): Promise<Row[]> {
   const runs = designs.map((): Run[] => []);
   try {
     const warmUpMs = Math.min(1000, o.durationMs);
-    for (const design of designs) await measure(design.target, design.query, o, warmUpMs, design.drains);
+    for (const design of designs) report('warm-up', design.name, await measure(design.target, design.query, o, warmUpMs, design.drains));
     for (let round = 0; round < o.rounds; round++) {
-      for (const [i, design] of designs.entries()) runs[i]!.push(await measure(design.target, design.query, o, o.durationMs, design.drains));
+      for (const [i, design] of designs.entries()) {
+        const run = await measure(design.target, design.query, o, o.durationMs, design.drains);
+        report(`round ${round + 1}`, design.name, run);
+        runs[i]!.push(run);
+      }
     }
   } finally {
     await Promise.all([bare.stop(), service.stop()]);
