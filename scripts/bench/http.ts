@@ -8,8 +8,9 @@
  * Each server runs in a child process of its own (its CPU is read there: main thread and workers),
  * and the load comes from autocannon in another (http-load.mjs), so neither shares the measured
  * event loop. The three designs alternate, round after round, so drift on a shared machine hits them
- * alike; each is reported by its median round. After a 202 run the service is drained before its CPU
- * is read, so the work behind every 202 it answered is counted.
+ * alike; each is reported by its median round, and its ratios to the bare route are the medians of
+ * the per-round ratios (each against the bare run of its own round). After a 202 run the service is
+ * drained before its CPU is read, so the work behind every 202 it answered is counted.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -125,8 +126,15 @@ function report(when: string, design: string, run: Run): void {
   console.error(`http ${when}, ${design}: ${run.ok} answered 2xx (${run.other + run.errors} not), ${rate(run).toFixed(0)}/s, ${run.cpuSeconds.toFixed(2)} CPU s`);
 }
 
+/** The run of median throughput (the lower middle one of an even count). */
 function median(runs: Run[]): Run {
   return [...runs].sort((a, b) => rate(a) - rate(b))[Math.floor((runs.length - 1) / 2)]!;
+}
+
+function middle(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const half = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[half]! : (sorted[half - 1]! + sorted[half]!) / 2;
 }
 
 export async function http(o: HttpOptions): Promise<Row[]> {
@@ -154,7 +162,11 @@ export async function http(o: HttpOptions): Promise<Row[]> {
     await Promise.all([bare.stop(), service.stop()]);
   }
   const chosen = runs.map(median);
-  const base = chosen[0]!;
+  const bareRuns = runs[0]!;
+  // Each round's ratio against the bare run of the same round, then their median: load that drifts
+  // between rounds cancels out within each.
+  const ratio = (i: number, figure: (run: Run) => number): number =>
+    middle(runs[i]!.map((run, round) => figure(run) / figure(bareRuns[round]!)));
   return designs.map((design, i) => {
     const run = chosen[i]!;
     return {
@@ -165,8 +177,8 @@ export async function http(o: HttpOptions): Promise<Row[]> {
       'p99 ms': run.p99Ms,
       'CPU s / 10k': cpuPer10k(run),
       'not 2xx': run.other + run.errors,
-      'ratio': rate(run) / rate(base),
-      'CPU ratio': cpuPer10k(run) / cpuPer10k(base),
+      'ratio': ratio(i, rate),
+      'CPU ratio': ratio(i, cpuPer10k),
     };
   });
 }
