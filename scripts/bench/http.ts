@@ -40,7 +40,13 @@ export interface HttpOptions {
 type Design = 'bare' | 'service';
 
 /** Messages from http-target.mjs. */
-type TargetMessage = { port: number } | { cpu: NodeJS.CpuUsage };
+type TargetMessage = { port: number } | { cpu: NodeJS.CpuUsage; mainMicros: number | undefined };
+
+/** CPU seconds used by the whole process, and by its main thread alone (undefined off Linux). */
+interface Cpu {
+  all: number;
+  main: number | undefined;
+}
 
 /** What one autocannon run reports (http-load.mjs). */
 interface Load {
@@ -55,6 +61,7 @@ interface Load {
 
 interface Run extends Load {
   cpuSeconds: number;
+  mainCpuSeconds: number | undefined;
 }
 
 type Row = Record<string, string | number>;
@@ -79,12 +86,12 @@ class Target {
     return new Target(child, message.port);
   }
 
-  async cpuSeconds(): Promise<number> {
+  async cpuSeconds(): Promise<Cpu> {
     const reply = once(this.#child, 'message');
     this.#child.send('cpu');
     const [message] = (await reply) as [TargetMessage];
     if (!('cpu' in message)) throw new Error(`http-target: unexpected ${JSON.stringify(message)}`);
-    return (message.cpu.user + message.cpu.system) / 1e6;
+    return { all: (message.cpu.user + message.cpu.system) / 1e6, main: message.mainMicros === undefined ? undefined : message.mainMicros / 1e6 };
   }
 
   async stop(): Promise<void> {
@@ -115,7 +122,9 @@ async function measure(target: Target, query: string, o: HttpOptions, durationMs
   const before = await target.cpuSeconds();
   const result = await load(target.port, query, o, durationMs);
   if (drains) await drain(target.port);
-  return { ...result, cpuSeconds: (await target.cpuSeconds()) - before };
+  const after = await target.cpuSeconds();
+  const main = after.main !== undefined && before.main !== undefined ? after.main - before.main : undefined;
+  return { ...result, cpuSeconds: after.all - before.all, mainCpuSeconds: main };
 }
 
 const rate = (run: Run): number => run.ok / run.seconds;
@@ -176,6 +185,8 @@ export async function http(o: HttpOptions): Promise<Row[]> {
       'p50 ms': run.p50Ms,
       'p99 ms': run.p99Ms,
       'CPU s / 10k': cpuPer10k(run),
+      // The rest is the workers and V8's helper threads (concurrent GC).
+      'main thread CPU s / 10k': run.mainCpuSeconds === undefined ? 'n/a' : (run.mainCpuSeconds / run.ok) * 10_000,
       'not 2xx': run.other + run.errors,
       'ratio': ratio(i, rate),
       'CPU ratio': ratio(i, cpuPer10k),
