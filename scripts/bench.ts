@@ -11,6 +11,8 @@
  *   memory      1,000,000 distinct keys, one task each: heap and RSS before, at the peak, after drain + GC
  *   scaling     the cpu workload on 1, 2 and 4 shards
  *   startup     the compiled package's start-up, RSS per shard and import time vs piscina (bench/startup.ts)
+ *   http        the service's intent route (202 and ?wait=true) vs a bare Fastify route, over real HTTP
+ *               from autocannon, each in its own process (bench/http.ts)
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -22,6 +24,7 @@ import { LanePool } from '../src/main/index.ts';
 import type { Handler } from '../src/shared/handler.ts';
 import { Lanes } from '../src/worker/lanes.ts';
 import { closedLoop, type LoopResult } from './bench/closed-loop.ts';
+import { http } from './bench/http.ts';
 import { startup } from './bench/startup.ts';
 import { numberFlag } from './flags.ts';
 
@@ -39,6 +42,12 @@ interface Options {
   inFlight: number;
   memoryKeys: number;
   only: Set<string> | undefined;
+  /** http: autocannon's connections, the threadIds they cycle through, the measured rounds, and where the service's profiles go. */
+  connections: number;
+  threads: number;
+  rounds: number;
+  cpuProfDir: string | undefined;
+  sources: boolean;
 }
 
 type Row = Record<string, string | number>;
@@ -269,7 +278,10 @@ async function transfer(o: Options): Promise<Row[]> {
   ];
 }
 
-const BENCHES = { dispatch, events, transfer, 'in-process': inProcess, cpu, memory, scaling, startup } as const;
+const BENCHES = {
+  dispatch, events, transfer, 'in-process': inProcess, cpu, memory, scaling, startup,
+  http: (o: Options) => http({ durationMs: o.durationMs, connections: o.connections, threads: o.threads, rounds: o.rounds, cpuProfDir: o.cpuProfDir, from: o.sources ? 'src' : 'dist' }),
+} as const;
 
 function format(rows: Row[]): string {
   const lines: string[] = [];
@@ -286,11 +298,16 @@ function format(rows: Row[]): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { json: { type: 'string' }, 'duration-ms': { type: 'string' }, 'in-flight': { type: 'string' }, 'memory-keys': { type: 'string' }, only: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      json: { type: 'string' }, 'duration-ms': { type: 'string' }, 'in-flight': { type: 'string' }, 'memory-keys': { type: 'string' }, only: { type: 'string' }, help: { type: 'boolean' },
+      connections: { type: 'string' }, threads: { type: 'string' }, rounds: { type: 'string' }, 'cpu-prof-dir': { type: 'string' }, sources: { type: 'boolean' },
+    },
     strict: true,
   });
   if (values.help) {
-    console.log(`Usage: npm run bench -- [--only ${Object.keys(BENCHES).join(',')}] [--duration-ms 3000] [--in-flight 1024] [--memory-keys 1000000] [--json FILE]`);
+    console.log(`Usage: npm run bench -- [--only ${Object.keys(BENCHES).join(',')}] [--duration-ms 3000] [--in-flight 1024] [--memory-keys 1000000] [--json FILE]
+  http only: [--connections 64] [--threads 1000] [--rounds 3] [--cpu-prof-dir DIR] (profiles both servers' processes)
+    [--sources] (the servers load src/ through tsx instead of dist/)`);
     return;
   }
   const only = values.only === undefined ? undefined : new Set(values.only.split(','));
@@ -300,6 +317,11 @@ async function main(): Promise<void> {
     inFlight: numberFlag('in-flight', values['in-flight'], 1024),
     memoryKeys: numberFlag('memory-keys', values['memory-keys'], 1_000_000),
     only,
+    connections: numberFlag('connections', values.connections, 64),
+    threads: numberFlag('threads', values.threads, 1000),
+    rounds: numberFlag('rounds', values.rounds, 3),
+    cpuProfDir: values['cpu-prof-dir'],
+    sources: values.sources ?? false,
   };
   const rows: Row[] = [];
   const started = performance.now();

@@ -4,7 +4,7 @@
  */
 import type { Dispatcher } from './dispatcher.ts';
 import type { IntentBackend, Submission, SubmitResult } from './intent-backend.ts';
-import type { IntentRecord, IntentRecords } from './records.ts';
+import { isSettled, type IntentRecord, type IntentRecords } from './records.ts';
 import type { Subscriber, ThreadEvents } from './thread-events.ts';
 
 export class MemoryIntents implements IntentBackend {
@@ -27,14 +27,14 @@ export class MemoryIntents implements IntentBackend {
   }
 
   whenSettled(record: IntentRecord, signal: AbortSignal): Promise<IntentRecord | undefined> {
-    const settled = this.#records.whenSettled(record);
+    if (isSettled(record)) return Promise.resolve(record);
     if (signal.aborted) return Promise.resolve(undefined);
     // The waiter stays with the record until it settles (bounded, like the record itself); only the
-    // caller stops waiting.
+    // caller stops waiting. One promise per wait: the record calls back, it does not resolve another.
     return new Promise((resolve) => {
       const stop = (): void => resolve(undefined);
       signal.addEventListener('abort', stop, { once: true });
-      void settled.then((done) => {
+      this.#records.onSettled(record, (done) => {
         signal.removeEventListener('abort', stop);
         resolve(done);
       });

@@ -85,6 +85,9 @@ export class IntentRecords {
   readonly #clock: () => number;
   /** The latest time `stamp()` handed out, in ms since the epoch. */
   #lastMs = 0;
+  /** The ISO string of `#lastStampMs`: intents arriving within one millisecond share it. */
+  #lastStamp = '';
+  #lastStampMs = -1;
 
   /** `clock` is the wall clock in ms (`Date.now` unless a test supplies its own). */
   constructor(limits: { maxSettled: number; maxAgeMs: number }, clock: () => number = Date.now) {
@@ -101,7 +104,15 @@ export class IntentRecords {
 
   /** `now()` as an ISO string: the one source of every record timestamp. */
   stamp(): string {
-    return new Date(this.now()).toISOString();
+    return this.#iso(this.now());
+  }
+
+  #iso(ms: number): string {
+    if (ms !== this.#lastStampMs) {
+      this.#lastStamp = new Date(ms).toISOString();
+      this.#lastStampMs = ms;
+    }
+    return this.#lastStamp;
   }
 
   get(intentId: string): IntentRecord | undefined {
@@ -131,7 +142,7 @@ export class IntentRecords {
     if (entry === undefined || entry.record !== record || isSettled(record)) return false;
     const now = this.now();
     record.status = outcome.status;
-    record.settledAt = new Date(now).toISOString();
+    record.settledAt = this.#iso(now);
     if (outcome.result !== undefined) record.result = outcome.result;
     if (outcome.error !== undefined) record.error = outcome.error;
     entry.settledAtMs = now;
@@ -144,9 +155,13 @@ export class IntentRecords {
 
   /** Resolves with the record once it is settled; at once if it already is. */
   whenSettled(record: IntentRecord): Promise<IntentRecord> {
-    if (isSettled(record)) return Promise.resolve(record);
-    const entry = this.#entries.get(record.intentId)!;
-    return new Promise((resolve) => (entry.waiters ??= []).push(resolve));
+    return new Promise((resolve) => this.onSettled(record, resolve));
+  }
+
+  /** Calls `settled` with the record once it is settled: synchronously if it already is, else from `settle`. */
+  onSettled(record: IntentRecord, settled: (record: IntentRecord) => void): void {
+    if (isSettled(record)) return settled(record);
+    (this.#entries.get(record.intentId)!.waiters ??= []).push(settled);
   }
 
   /**
