@@ -24,7 +24,13 @@ export interface Simulate {
   fail?: boolean | 'start' | 'send' | 'interrupt' | 'approval' | 'user-input' | 'stop';
 }
 
-export interface TurnStartPayload { input: string; runtimeMode?: string; simulate?: Simulate }
+export interface TurnStartPayload {
+  input: string;
+  runtimeMode?: string;
+  /** The session's working directory: absolute, or relative to `--workspace-root`, and inside it. Used when the turn starts a session. */
+  cwd?: string;
+  simulate?: Simulate;
+}
 export interface TurnInterruptPayload { turnId?: string; simulate?: Simulate }
 export interface ApprovalRespondPayload { requestId: string; decision: 'accept' | 'accept-for-session' | 'decline' | 'cancel'; simulate?: Simulate }
 export interface UserInputRespondPayload { requestId: string; answers: Record<string, unknown>; simulate?: Simulate }
@@ -100,7 +106,7 @@ export const simulateSchema = {
 export const payloadSchemas: Record<IntentType, object> = {
   'thread.turn.start': {
     type: 'object', additionalProperties: false, required: ['input'],
-    properties: { input: { type: 'string', maxLength: 262_144 }, runtimeMode: mode, simulate: simulateSchema },
+    properties: { input: { type: 'string', maxLength: 262_144 }, runtimeMode: mode, cwd: { type: 'string', minLength: 1, maxLength: 4096 }, simulate: simulateSchema },
   },
   'thread.turn.interrupt': {
     type: 'object', additionalProperties: false,
