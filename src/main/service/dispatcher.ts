@@ -6,7 +6,7 @@
  * unsettled intents, so it is bounded by live work, like the pool's lanes.
  */
 import { randomUUID } from 'node:crypto';
-import { estimateBytes } from '../payload-size.ts';
+import { estimateBytes } from '../../shared/payload-size.ts';
 import { createStartGate, openStartGate } from '../../shared/start-gate.ts';
 import type { LanePool } from '../pool.ts';
 import { CONTROL_INTENTS, type GatedIntent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/service/intents.ts';
