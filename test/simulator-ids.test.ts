@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ProviderSession } from '../src/shared/service/provider.ts';
 import { createSimulator } from '../src/worker/service/simulator.ts';
 
-const call = () => ({ signal: new AbortController().signal, intentId: 'i', attempt: 1 });
+const call = () => ({ signal: new AbortController().signal, intentId: 'i', attempt: 1, emit: () => {} });
 const settings = { startMs: 0, sendMs: 0, interruptMs: 0, stopMs: 0 };
 
 describe('simulator ids', () => {

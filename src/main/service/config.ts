@@ -3,7 +3,7 @@
  * JSON schema at start. An invalid value is refused with a message naming the flag; nothing is
  * silently defaulted. One table (`SETTINGS`) drives parsing, validation and `--help`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -44,7 +44,12 @@ export const SETTINGS = {
   maxQueuedBytes: { flag: 'max-queued-bytes', env: 'LANEPOOL_MAX_QUEUED_BYTES', schema: int(1, Number.MAX_SAFE_INTEGER), default: () => DEFAULTS.maxQueuedBytes, help: 'bytes of unsettled intents the service may hold before 429, each counted as twice its body (default: a quarter of the heap limit)' },
   maxQueuedBytesPerThread: { flag: 'max-queued-bytes-per-thread', env: 'LANEPOOL_MAX_QUEUED_BYTES_PER_THREAD', schema: int(1, Number.MAX_SAFE_INTEGER), default: () => DEFAULTS.maxQueuedBytesPerKey, help: 'bytes of unsettled intents one thread may hold before 429, counted as for --max-queued-bytes (default: a sixteenth of the heap limit)' },
   maxQueuedControl: { flag: 'max-queued-control', env: 'LANEPOOL_MAX_QUEUED_CONTROL', schema: int(1), default: () => DEFAULTS.maxQueuedControl, help: 'unsettled stops and interrupts the service may hold beyond the other bounds before 429' },
-  handler: { flag: 'handler', env: 'LANEPOOL_HANDLER', schema: { type: 'string', minLength: 1 }, default: () => undefined, help: 'your provider module (default: the built-in simulator)' },
+  handler: { flag: 'handler', env: 'LANEPOOL_HANDLER', schema: { type: 'string', minLength: 1 }, default: () => undefined, help: 'your provider module (default: the built-in simulator); exclusive with --provider codex or acp' },
+  provider: { flag: 'provider', env: 'LANEPOOL_PROVIDER', schema: { enum: ['simulator', 'codex', 'acp'] }, default: () => 'simulator', help: 'the built-in provider: simulator, codex (one `codex app-server` per thread session) or acp (one Agent Client Protocol agent per thread session, --agent-command)' },
+  codexCommand: { flag: 'codex-command', env: 'LANEPOOL_CODEX_COMMAND', schema: { type: 'string', minLength: 1 }, default: () => 'codex app-server', help: '--provider codex: the command that starts an app-server, split on spaces (codex found on PATH or in node_modules/.bin)' },
+  agentCommand: { flag: 'agent-command', env: 'LANEPOOL_AGENT_COMMAND', schema: { type: 'string', minLength: 1 }, default: () => undefined, help: '--provider acp: the command that starts the ACP agent, split on spaces (required with --provider acp)' },
+  workspaceRoot: { flag: 'workspace-root', env: 'LANEPOOL_WORKSPACE_ROOT', schema: { type: 'string', minLength: 1 }, default: () => process.cwd(), help: 'agent providers: every session\'s working directory (payload.cwd) must lie inside this directory (default: the current directory)' },
+  agentStopGraceMs: { flag: 'agent-stop-grace-ms', env: 'LANEPOOL_AGENT_STOP_GRACE_MS', schema: int(0, 600_000), default: () => 2000, help: 'agent providers: a stopped agent process gets SIGTERM, then SIGKILL after this long' },
   token: { flag: 'token', env: 'LANEPOOL_TOKEN', schema: { type: 'string', minLength: 8, pattern: '^\\S(.*\\S)?$' }, default: () => undefined, help: 'require "Authorization: Bearer <token>" on every route but /healthz' },
   bodyLimit: { flag: 'body-limit', env: 'LANEPOOL_BODY_LIMIT', schema: int(1024), default: () => 1_048_576, help: 'largest request body in bytes (at least 1024); larger gets 413' },
   requestTimeoutMs: { flag: 'request-timeout-ms', env: 'LANEPOOL_REQUEST_TIMEOUT_MS', schema: int(0), default: () => 30_000, help: 'a request whose headers and body take longer to arrive gets 408 and is closed (the response is not limited); 0 means none' },
@@ -52,6 +57,10 @@ export const SETTINGS = {
   keepAliveTimeoutMs: { flag: 'keep-alive-timeout-ms', env: 'LANEPOOL_KEEP_ALIVE_TIMEOUT_MS', schema: int(1), default: () => 5000, help: 'an idle keep-alive connection is closed after this long' },
   allowedHosts: { flag: 'allowed-hosts', env: 'LANEPOOL_ALLOWED_HOSTS', schema: { type: 'string', pattern: HOST_LIST_PATTERN }, default: () => undefined, help: 'Host header values accepted, comma-separated, * for any (default: the bound host and loopback names; a wildcard --host needs it)' },
   sseMaxBufferBytes: { flag: 'sse-max-buffer-bytes', env: 'LANEPOOL_SSE_MAX_BUFFER_BYTES', schema: int(1024), default: () => 1_048_576, help: 'an events subscriber this many bytes behind is disconnected (lanepool_sse_dropped_total)' },
+  eventsPerThread: { flag: 'events-per-thread', env: 'LANEPOOL_EVENTS_PER_THREAD', schema: int(1, 1_000_000), default: () => 1000, help: 'events kept per thread for clients that reconnect with Last-Event-ID; older ones go first' },
+  eventsMaxAgeMs: { flag: 'events-max-age-ms', env: 'LANEPOOL_EVENTS_MAX_AGE_MS', schema: int(1000), default: () => 300_000, help: 'how long a thread event is kept for reconnecting clients' },
+  eventsMaxThreads: { flag: 'events-max-threads', env: 'LANEPOOL_EVENTS_MAX_THREADS', schema: int(1), default: () => 10_000, help: 'threads whose events are kept; past it the least recently active thread\'s buffer goes' },
+  eventsMaxBytes: { flag: 'events-max-bytes', env: 'LANEPOOL_EVENTS_MAX_BYTES', schema: int(1024, Number.MAX_SAFE_INTEGER), default: () => 64 * 1024 * 1024, help: 'characters of thread events kept in all; past it the least recently active threads\' buffers go' },
   graceMs: { flag: 'grace-ms', env: 'LANEPOOL_GRACE_MS', schema: int(0), default: () => 10_000, help: 'on SIGTERM/SIGINT, how long to drain before cancelling what is left' },
   recordsMax: { flag: 'records-max', env: 'LANEPOOL_RECORDS_MAX', schema: int(1), default: () => 10_000, help: 'settled intent records kept for GET /v1/intents/:id' },
   recordsMaxAgeMs: { flag: 'records-max-age-ms', env: 'LANEPOOL_RECORDS_MAX_AGE_MS', schema: int(1), default: () => 600_000, help: 'how long a settled intent record is kept' },
@@ -90,8 +99,15 @@ export interface ServiceConfig {
   maxQueuedControl: number;
   stallTimeoutMs: number;
   handlerLoadTimeoutMs: number;
-  /** Absolute path of the provider module, or undefined for the simulator. */
+  /** Absolute path of the provider module, or undefined for a built-in provider. */
   handler: string | undefined;
+  /** The built-in provider, when there is no --handler. */
+  provider: 'simulator' | 'codex' | 'acp';
+  codexCommand: string;
+  agentCommand: string | undefined;
+  /** Absolute, resolved, existing directory. */
+  workspaceRoot: string;
+  agentStopGraceMs: number;
   token: string | undefined;
   bodyLimit: number;
   requestTimeoutMs: number;
@@ -100,6 +116,10 @@ export interface ServiceConfig {
   /** Parsed `--allowed-hosts`, lower-cased; undefined means the bound host and the loopback names. */
   allowedHosts: string[] | undefined;
   sseMaxBufferBytes: number;
+  eventsPerThread: number;
+  eventsMaxAgeMs: number;
+  eventsMaxThreads: number;
+  eventsMaxBytes: number;
   graceMs: number;
   recordsMax: number;
   recordsMaxAgeMs: number;
@@ -198,6 +218,22 @@ export function resolveConfig(partial: Partial<Record<Name, unknown>>): ServiceC
     const path = resolvePath(config.handler);
     if (!existsSync(path)) throw new ConfigError({ detail: `invalid --handler (LANEPOOL_HANDLER): no file at ${path}` });
     config.handler = path;
+  }
+  if (config.handler !== undefined && config.provider !== 'simulator') {
+    throw new ConfigError({ detail: `invalid --provider (LANEPOOL_PROVIDER): ${config.provider} and --handler are exclusive, pick one` });
+  }
+  if (config.provider === 'acp' && config.agentCommand === undefined) {
+    throw new ConfigError({ detail: 'invalid --agent-command (LANEPOOL_AGENT_COMMAND): --provider acp needs it, the command that starts the agent' });
+  }
+  if (config.agentCommand !== undefined && config.provider !== 'acp') {
+    throw new ConfigError({ detail: 'invalid --agent-command (LANEPOOL_AGENT_COMMAND): it needs --provider acp' });
+  }
+  {
+    const root = resolvePath(config.workspaceRoot as string);
+    if (!existsSync(root) || !statSync(root).isDirectory()) {
+      throw new ConfigError({ detail: `invalid --workspace-root (LANEPOOL_WORKSPACE_ROOT): no directory at ${root}` });
+    }
+    config.workspaceRoot = realpathSync(root);
   }
   if (config.nats === undefined) {
     const orphan = (['partitions', 'instanceId'] as const).find((name) => config[name] !== undefined);

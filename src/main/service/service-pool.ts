@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, HandlerLoadError } from '../../shared/errors.ts';
 import type { ReactorTask } from '../../shared/service/intents.ts';
 import { ownModule } from '../../shared/module-url.ts';
-import type { ReactorData, SessionLimits } from '../../shared/service/provider.ts';
+import type { AgentSettings, ReactorData, SessionLimits } from '../../shared/service/provider.ts';
 import { LanePool } from '../pool.ts';
 import type { ServiceConfig } from './config.ts';
 
@@ -21,6 +21,17 @@ export function sessionLimits(config: ServiceConfig): SessionLimits {
   return { maxPerWorker: config.maxSessionsPerWorker, idleMs: config.sessionIdleMs, maxResumeCursors: config.maxResumeCursorsPerWorker };
 }
 
+/** The settings of a built-in agent provider (`--provider codex` or `acp`). */
+export function agentSettings(config: ServiceConfig): AgentSettings {
+  const line = config.provider === 'codex' ? config.codexCommand : (config.agentCommand ?? '');
+  return {
+    protocol: config.provider === 'codex' ? 'codex' : 'acp',
+    command: line.split(' ').filter((part) => part !== ''),
+    workspaceRoot: config.workspaceRoot,
+    stopGraceMs: config.agentStopGraceMs,
+  };
+}
+
 /**
  * Starts the pool and waits until every worker has loaded the provider.
  * @throws ConfigError naming --handler if the provider module does not load; the pool is closed then.
@@ -28,6 +39,7 @@ export function sessionLimits(config: ServiceConfig): SessionLimits {
 export async function startServicePool(config: ServiceConfig): Promise<ServicePool> {
   const handlerData: ReactorData = {
     ...(config.handler ? { provider: pathToFileURL(config.handler).href } : {}),
+    ...(config.provider === 'codex' || config.provider === 'acp' ? { agent: agentSettings(config) } : {}),
     simulator: { startMs: config.simStartMs, sendMs: config.simSendMs, interruptMs: config.simInterruptMs, stopMs: config.simStopMs },
     sessions: sessionLimits(config),
     ...(config.otlpEndpoint ? { otlpEndpoint: config.otlpEndpoint } : {}),

@@ -16,10 +16,11 @@ import { NoSessionError } from '../../shared/errors.ts';
 import type { Handler, HandlerInit, HandlerStats } from '../../shared/handler.ts';
 import { startGateOpened } from '../../shared/start-gate.ts';
 import { DEFAULT_RUNTIME_MODE, type Intent, type ReactorTask, type Simulate, type ThreadView } from '../../shared/service/intents.ts';
-import type { Provider, ProviderSession, ReactorData, ReactorStats } from '../../shared/service/provider.ts';
+import type { Provider, ProviderEvent, ProviderSession, ReactorData, ReactorStats } from '../../shared/service/provider.ts';
 import { startOtlpExport } from '../../shared/otlp-export.ts';
 import { contextFrom } from '../../shared/trace-context.ts';
 import { within } from '../../shared/within.ts';
+import { createAgentProvider } from './agent-provider.ts';
 import { loadProvider } from './load-provider.ts';
 import { createSimulator } from './simulator.ts';
 import { ThreadTable, type LiveSession, type ThreadState } from './thread-table.ts';
@@ -38,7 +39,9 @@ let stopFailures = 0;
 
 export const init: HandlerInit<ReactorData> = async (data, { shard }) => {
   if (data.otlpEndpoint !== undefined) await startOtlpExport(data.otlpEndpoint);
-  provider = data.provider ? await loadProvider(data.provider, shard) : createSimulator(data.simulator);
+  if (data.provider) provider = await loadProvider(data.provider, shard);
+  else if (data.agent) provider = await createAgentProvider(data.agent, shard);
+  else provider = createSimulator(data.simulator);
   threads = new ThreadTable(data.sessions, (key, session) => stopInBackground(session, `lanepool:evict:${key}:${session.sessionId}`));
   if (data.sessions.idleMs > 0) {
     const every = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.floor(data.sessions.idleMs / 4)));
@@ -46,7 +49,8 @@ export const init: HandlerInit<ReactorData> = async (data, { shard }) => {
   }
 };
 
-const reactor: Handler<ReactorTask, unknown> = async (task, { key, signal, attempt }) => {
+const reactor: Handler<ReactorTask, unknown> = async (task, ctx) => {
+  const { key, signal, attempt } = ctx;
   if (task.type === 'lanepool.thread.describe') return threadView(key);
   threads.begin(key);
   try {
@@ -55,7 +59,7 @@ const reactor: Handler<ReactorTask, unknown> = async (task, { key, signal, attem
       // Cancelled while the gate opened (the partition was given up): the provider must not see it.
       signal.throwIfAborted();
     }
-    const call = { signal, intentId: task.intentId, attempt };
+    const call: CallBase = { signal, intentId: task.intentId, attempt, emit: (event) => ctx.emit(checkEvent(event)) };
     // Under the intent's span, so the provider's own spans are its children (see trace-context.ts).
     const parent = task.traceparent === undefined ? undefined : contextFrom(task.traceparent);
     return await (parent === undefined ? run(task, key, call) : context.with(parent, () => run(task, key, call)));
@@ -73,18 +77,27 @@ interface CallBase {
   signal: AbortSignal;
   intentId: string;
   attempt: number;
+  emit(event: ProviderEvent): void;
 }
 
 async function run(intent: Intent, key: string, call: CallBase): Promise<unknown> {
   switch (intent.type) {
     case 'thread.turn.start': {
-      const { input, runtimeMode, simulate } = intent.payload;
+      const { input, runtimeMode, cwd, simulate } = intent.payload;
       const thread = threads.ensure(key);
       if (runtimeMode !== undefined) thread.runtimeMode = runtimeMode;
-      const { session, restarted } = await ensureSession(key, thread, call, simulate);
-      const turn = await provider.sendTurn(session, { ...call, input, simulate });
+      const { session, restarted } = await ensureSession(key, thread, call, simulate, cwd);
+      let turn;
+      try {
+        turn = await provider.sendTurn(session, { ...call, input, simulate });
+      } finally {
+        // Its agent died under the turn: the next turn starts a new session instead of failing too.
+        if (provider.isAlive?.(session) === false && thread.session === session) threads.setSession(thread, null);
+      }
       if (turn.cursor !== undefined) thread.cursor = session.cursor = turn.cursor;
-      return { sessionId: session.sessionId, turnId: turn.turnId, cursor: thread.cursor, restarted, output: turn.output };
+      return {
+        sessionId: session.sessionId, turnId: turn.turnId, status: turn.status ?? 'completed', cursor: thread.cursor, restarted, output: turn.output,
+      };
     }
     case 'thread.turn.interrupt': {
       const session = liveSession(key, intent.type);
@@ -116,9 +129,15 @@ async function run(intent: Intent, key: string, call: CallBase): Promise<unknown
 }
 
 /** Starts a session if the thread has none or its runtime mode changed, resuming from the last cursor. */
-async function ensureSession(key: string, thread: ThreadState, call: CallBase, simulate: Simulate | undefined) {
+async function ensureSession(key: string, thread: ThreadState, call: CallBase, simulate: Simulate | undefined, cwd: string | undefined) {
   const { signal } = call;
   const mode = thread.runtimeMode;
+  // A session whose agent is gone (its process exited while idle) is dropped: this turn starts a new one.
+  if (thread.session !== null && provider.isAlive?.(thread.session) === false) {
+    const dead = thread.session;
+    threads.setSession(thread, null);
+    void stopInBackground(dead, call.intentId);
+  }
   if (thread.session !== null && thread.session.runtimeMode === mode) return { session: thread.session, restarted: false };
   let restarted = false;
   if (thread.session !== null) {
@@ -138,7 +157,7 @@ async function ensureSession(key: string, thread: ThreadState, call: CallBase, s
   let started: ProviderSession;
   starting++;
   try {
-    started = await provider.startSession({ ...call, threadId: key, runtimeMode: mode, resumeCursor: thread.cursor, simulate });
+    started = await provider.startSession({ ...call, threadId: key, runtimeMode: mode, resumeCursor: thread.cursor, cwd, simulate });
   } finally {
     starting--;
     if (thread.starting === marker) thread.starting = null;
@@ -160,8 +179,17 @@ async function ensureSession(key: string, thread: ThreadState, call: CallBase, s
 async function stopInBackground(session: ProviderSession, intentId: string): Promise<void> {
   // Called inside a promise: a stopSession that throws synchronously, or returns no promise at all,
   // must become a counted failure or success here, not a rejection nobody handles (which kills the worker).
-  const stop = Promise.resolve().then(() => provider.stopSession(session, { signal: AbortSignal.timeout(BACKGROUND_STOP_MS), intentId, attempt: 1 }));
+  const call = { signal: AbortSignal.timeout(BACKGROUND_STOP_MS), intentId, attempt: 1, emit: () => {} };
+  const stop = Promise.resolve().then(() => provider.stopSession(session, call));
   if (!(await within(stop, BACKGROUND_STOP_MS))) stopFailures++;
+}
+
+/** A provider's event must have a `kind`: told to the provider at its `emit`, not lost on the way. */
+function checkEvent(event: ProviderEvent): ProviderEvent {
+  if (event === null || typeof event !== 'object' || typeof event.kind !== 'string' || event.kind === '') {
+    throw new TypeError(`a provider event must be an object with a non-empty string kind, got ${JSON.stringify(event)?.slice(0, 200)}`);
+  }
+  return event;
 }
 
 function liveSession(key: string, intent: string): ProviderSession {
