@@ -44,6 +44,9 @@ const DECISIONS: Readonly<Record<string, string>> = {
 const APPROVAL_REQUESTS = new Set(['item/commandExecution/requestApproval', 'item/fileChange/requestApproval']);
 const USER_INPUT_REQUESTS = new Set(['item/tool/requestUserInput']);
 
+/** Who hears a session's notifications between calls: nobody. */
+const NO_LISTENER = (): void => {};
+
 /** Codex's "Server overloaded; retry later." */
 const OVERLOADED = -32001;
 const RETRIES = 5;
@@ -76,6 +79,8 @@ interface CodexSession {
   emit: (event: ProviderEvent) => void;
   turn: RunningTurn | undefined;
   requests: Map<string, PendingRequest>;
+  /** startSession has returned it. */
+  started: boolean;
   stopping: boolean;
 }
 
@@ -104,7 +109,7 @@ class CodexProvider implements Provider {
     // From here to started(), an abort of the start (Stop, cancel, deadline) stops the process.
     const agent = await this.#launcher.spawn({ cwd: cwd.path, signal });
     const session: CodexSession = {
-      id: randomUUID(), agent, threadId: '', emit: request.emit, turn: undefined, requests: new Map(), stopping: false,
+      id: randomUUID(), agent, threadId: '', emit: request.emit, turn: undefined, requests: new Map(), started: false, stopping: false,
       rpc: undefined as unknown as JsonRpcConnection,
     };
     session.rpc = new JsonRpcConnection(agent.stdout, agent.stdin, {
@@ -139,7 +144,8 @@ class CodexProvider implements Provider {
       await agent.stop();
       throw signal.aborted ? signal.reason : error;
     }
-    session.emit = () => {};
+    session.emit = NO_LISTENER;
+    session.started = true;
     this.#sessions.set(session.id, session);
     return { sessionId: session.id, cursor: session.threadId };
   }
@@ -181,7 +187,7 @@ class CodexProvider implements Provider {
     } finally {
       signal.removeEventListener('abort', onAbort);
       if (session.turn === turn) session.turn = undefined;
-      session.emit = () => {};
+      session.emit = NO_LISTENER;
     }
   }
 
@@ -251,6 +257,9 @@ class CodexProvider implements Provider {
       turn.id ??= p.turn.id;
       turn.markIdKnown();
     }
+    // Codex sends thread/started just after its thread/start answer: by then the start has returned, and
+    // the event would land in the thread's next turn. The start's result (the cursor) already said it.
+    if (method === 'thread/started' && session.started) return;
     if (method === 'serverRequest/resolved') {
       for (const [requestId, pending] of session.requests) if (pending.id === p.requestId) session.requests.delete(requestId);
     }
