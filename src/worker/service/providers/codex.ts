@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { ProviderError } from '../../../shared/errors.ts';
 import type { AgentSettings, Provider, ProviderEvent, ProviderSession, TurnStatus } from '../../../shared/service/provider.ts';
 import { resolveWorkspaceCwd } from '../../../shared/service/workspace.ts';
-import { AgentLauncher, type AgentProcess } from '../agent-process.ts';
+import { AgentLauncher, findProgram, type AgentProcess } from '../agent-process.ts';
 import { JsonRpcConnection, RpcError, type RpcId } from './json-rpc.ts';
 
 /**
@@ -95,6 +95,10 @@ class CodexProvider implements Provider {
 
   constructor(settings: AgentSettings, shard: number) {
     this.#settings = settings;
+    // Refused when the worker loads the provider, so that the service does not start without Codex.
+    if (settings.command[0] !== undefined && findProgram(settings.command[0]) === undefined) {
+      throw new ProviderError({ operation: 'load', detail: `cannot find ${JSON.stringify(settings.command[0])} on PATH or in node_modules/.bin (install Codex: npm i -g @openai/codex)` });
+    }
     this.#launcher = new AgentLauncher(settings, shard);
   }
 
@@ -117,6 +121,8 @@ class CodexProvider implements Provider {
       request: (id, method, params) => this.#serverRequest(session, id, method, params),
     });
     void agent.exited.then(() => {
+      // Gone for good: isAlive() says so from now on, and the reactor drops the session.
+      this.#sessions.delete(session.id);
       const error = session.stopping ? new ProviderError({ operation: 'turn', detail: 'the session was stopped' }) : agent.exitedError(session.threadId === '' ? 'start' : 'turn');
       session.rpc.close(error);
       session.turn?.fail(error);
