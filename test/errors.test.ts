@@ -38,6 +38,7 @@ describe('error codes', () => {
       new lanepool.EventTooLargeError({ key: 'k', bytes: 2048, max: 1024 }),
       new lanepool.NoSessionError({ key: 'k', intent: 'thread.turn.interrupt' }),
       new lanepool.ProviderError({ operation: 'start', detail: 'simulated failure' }),
+      new lanepool.ProviderExitedError({ operation: 'turn', pid: 42, exitCode: 1, exitSignal: null, stderr: 'boom' }),
       new lanepool.ConfigError({ detail: 'invalid --port' }),
       new lanepool.JetStreamError({ operation: 'publish', detail: 'no responders' }),
       new lanepool.InvalidIntentError({ detail: 'threadId is empty' }),

@@ -9,6 +9,7 @@ import type { ReactorTask } from '../../shared/service/intents.ts';
 import { ownModule } from '../../shared/module-url.ts';
 import type { AgentSettings, ReactorData, SessionLimits } from '../../shared/service/provider.ts';
 import { LanePool } from '../pool.ts';
+import type { AgentProcesses } from './agent-processes.ts';
 import type { ServiceConfig } from './config.ts';
 
 /** reactor.js from dist/, so the service's workers need no TypeScript loader. */
@@ -22,24 +23,26 @@ export function sessionLimits(config: ServiceConfig): SessionLimits {
 }
 
 /** The settings of a built-in agent provider (`--provider codex` or `acp`). */
-export function agentSettings(config: ServiceConfig): AgentSettings {
+export function agentSettings(config: ServiceConfig, registry?: string): AgentSettings {
   const line = config.provider === 'codex' ? config.codexCommand : (config.agentCommand ?? '');
   return {
     protocol: config.provider === 'codex' ? 'codex' : 'acp',
     command: line.split(' ').filter((part) => part !== ''),
     workspaceRoot: config.workspaceRoot,
     stopGraceMs: config.agentStopGraceMs,
+    ...(registry !== undefined ? { registry } : {}),
   };
 }
 
 /**
- * Starts the pool and waits until every worker has loaded the provider.
+ * Starts the pool and waits until every worker has loaded the provider. With `agents`, the workers
+ * announce their agent processes to it, and it follows the pool's shards from the start.
  * @throws ConfigError naming --handler if the provider module does not load; the pool is closed then.
  */
-export async function startServicePool(config: ServiceConfig): Promise<ServicePool> {
+export async function startServicePool(config: ServiceConfig, agents?: AgentProcesses): Promise<ServicePool> {
   const handlerData: ReactorData = {
     ...(config.handler ? { provider: pathToFileURL(config.handler).href } : {}),
-    ...(config.provider === 'codex' || config.provider === 'acp' ? { agent: agentSettings(config) } : {}),
+    ...(config.provider === 'codex' || config.provider === 'acp' ? { agent: agentSettings(config, agents?.channelName) } : {}),
     simulator: { startMs: config.simStartMs, sendMs: config.simSendMs, interruptMs: config.simInterruptMs, stopMs: config.simStopMs },
     sessions: sessionLimits(config),
     ...(config.otlpEndpoint ? { otlpEndpoint: config.otlpEndpoint } : {}),
@@ -60,10 +63,12 @@ export async function startServicePool(config: ServiceConfig): Promise<ServicePo
     loadTimeoutMs: config.handlerLoadTimeoutMs,
     handlerData,
   });
+  agents?.watch(pool);
   try {
     await pool.ready();
   } catch (error) {
     await pool.close({ force: true });
+    if (error instanceof HandlerLoadError && handlerData.agent !== undefined) throw agentLoadError(config, error);
     throw config.handler && error instanceof HandlerLoadError ? providerLoadError(config.handler, error) : error;
   }
   return pool;
@@ -77,4 +82,10 @@ function providerLoadError(handler: string, error: HandlerLoadError): ConfigErro
   // The pool names its own option; the user of the service knows it as a flag.
   const reason = error.detail.replace(/^init failed: /, '').replace('(loadTimeoutMs)', '(--handler-load-timeout-ms)');
   return new ConfigError({ detail: `invalid --handler (LANEPOOL_HANDLER): ${reason.includes(handler) ? reason : `cannot load ${handler}: ${reason}`}` });
+}
+
+/** A built-in agent provider that did not load (its program is missing): a bad --codex-command or --agent-command. */
+function agentLoadError(config: ServiceConfig, error: HandlerLoadError): ConfigError {
+  const flag = config.provider === 'codex' ? '--codex-command (LANEPOOL_CODEX_COMMAND)' : '--agent-command (LANEPOOL_AGENT_COMMAND)';
+  return new ConfigError({ detail: `invalid ${flag}: ${error.detail.replace(/^init failed: /, '')}` });
 }
