@@ -36,6 +36,7 @@ describe('error codes', () => {
       new lanepool.DataCloneError({ key: 'k', what: 'result', detail: 'function' }),
       new lanepool.NoSessionError({ key: 'k', intent: 'thread.turn.interrupt' }),
       new lanepool.ProviderError({ operation: 'start', detail: 'simulated failure' }),
+      new lanepool.ProviderExitedError({ operation: 'turn', pid: 42, exitCode: 1, exitSignal: null, stderr: 'boom' }),
       new lanepool.ConfigError({ detail: 'invalid --port' }),
       new lanepool.JetStreamError({ operation: 'publish', detail: 'no responders' }),
       new lanepool.InvalidIntentError({ detail: 'threadId is empty' }),

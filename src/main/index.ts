@@ -26,7 +26,7 @@ export type { WorkerLaneStats, WorkerHeap, WorkerReport } from '../shared/protoc
 // a program every class `instanceof` may need.
 export {
   LanePoolError, LaneTimeoutError, LaneCancelledError, QueueFullError, PoolClosedError, DrainTimeoutError,
-  ShardRestartedError, HandlerLoadError, DataCloneError, NoSessionError, ProviderError, ConfigError,
+  ShardRestartedError, HandlerLoadError, DataCloneError, NoSessionError, ProviderError, ProviderExitedError, ConfigError,
   JetStreamError, InvalidIntentError, ERROR_CODES,
   type ErrorCode, type QueueLimit, type RestartReason,
 } from '../shared/errors.ts';

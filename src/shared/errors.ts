@@ -163,6 +163,32 @@ export class ProviderError extends LanePoolError {
   }
 }
 
+/**
+ * The service's agent process (`--provider codex` or `acp`) exited while a call needed it, or had
+ * exited before the call. The session is dead: the thread's next turn starts a new one.
+ */
+export class ProviderExitedError extends LanePoolError {
+  readonly code = 'ERR_PROVIDER_EXITED';
+  readonly operation: string;
+  readonly pid: number;
+  /** The exit code, or null when a signal ended it. */
+  readonly exitCode: number | null;
+  readonly exitSignal: string | null;
+  /** The last lines the agent wrote to stderr (bounded). */
+  readonly stderr: string;
+  constructor(data: { operation: string; pid: number; exitCode: number | null; exitSignal: string | null; stderr?: string }) {
+    const how = data.exitSignal !== null ? `signal ${data.exitSignal}` : `code ${data.exitCode}`;
+    const tail = data.stderr ? `; stderr: ${data.stderr.trim().split('\n').slice(-3).join(' | ')}` : '';
+    super(`the agent process (pid ${data.pid}) exited (${how}) during ${data.operation}${tail}`);
+    this.name = 'ProviderExitedError';
+    this.operation = data.operation;
+    this.pid = data.pid;
+    this.exitCode = data.exitCode;
+    this.exitSignal = data.exitSignal;
+    this.stderr = data.stderr ?? '';
+  }
+}
+
 /** The service's configuration (a flag or environment variable) is invalid; nothing was started. */
 export class ConfigError extends LanePoolError {
   readonly code = 'ERR_CONFIG';
@@ -215,6 +241,7 @@ const CLASSES = {
   ERR_DATA_CLONE: DataCloneError,
   ERR_NO_SESSION: NoSessionError,
   ERR_PROVIDER: ProviderError,
+  ERR_PROVIDER_EXITED: ProviderExitedError,
   ERR_CONFIG: ConfigError,
   ERR_JETSTREAM: JetStreamError,
   ERR_INVALID_INTENT: InvalidIntentError,

@@ -15,4 +15,4 @@ export type { ServiceState } from './route-context.ts';
 export type { IntentRecord, IntentStatus } from './records.ts';
 export type { ProviderFactory, Provider, ProviderSession } from '../../shared/service/provider.ts';
 export type { IntentType } from '../../shared/service/intents.ts';
-export { NoSessionError, ProviderError, ConfigError } from '../../shared/errors.ts';
+export { NoSessionError, ProviderError, ProviderExitedError, ConfigError } from '../../shared/errors.ts';

@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http';
 import { startOtlpExport } from '../../shared/otlp-export.ts';
 import { SHARD_RESTART_CHANNEL, type ShardRestartEvent } from '../channels.ts';
 import { JetStreamMode, defaultInstanceId } from '../jetstream/mode.ts';
+import { AgentProcesses } from './agent-processes.ts';
 import { buildApp } from './app.ts';
 import type { ServiceConfig } from './config.ts';
 import { Dispatcher } from './dispatcher.ts';
@@ -32,7 +33,10 @@ const WORKER_REPORT_TIMEOUT_MS = 1000;
 export async function startService(config: ServiceConfig): Promise<Service> {
   // Loaded only with an endpoint: otherwise the intent spans stay no-ops and nothing is exported.
   const stopExport = config.otlpEndpoint ? await startOtlpExport(config.otlpEndpoint) : undefined;
-  const pool = await startServicePool(config).catch(async (error: unknown) => {
+  // Agent processes (--provider codex or acp) are known here too, so that none outlives its worker or the service.
+  const agents = config.provider === 'codex' || config.provider === 'acp' ? new AgentProcesses({ stopGraceMs: config.agentStopGraceMs }) : undefined;
+  const pool = await startServicePool(config, agents).catch(async (error: unknown) => {
+    await agents?.stop();
     await stopExport?.();
     throw error;
   });
@@ -59,7 +63,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     if (from === pool) app.log.warn({ shard, reason, detail, replayed }, 'shard worker replaced');
   };
   subscribe(SHARD_RESTART_CHANNEL, onRestart);
+  // Called once the pool is closed: no worker is left to stop its own agent processes.
   const release = async (): Promise<void> => {
+    await agents?.stop();
     unsubscribe(SHARD_RESTART_CHANNEL, onRestart);
     await stopExport?.();
   };

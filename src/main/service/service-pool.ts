@@ -9,6 +9,7 @@ import type { ReactorTask } from '../../shared/service/intents.ts';
 import { ownModule } from '../../shared/module-url.ts';
 import type { AgentSettings, ReactorData, SessionLimits } from '../../shared/service/provider.ts';
 import { LanePool } from '../pool.ts';
+import type { AgentProcesses } from './agent-processes.ts';
 import type { ServiceConfig } from './config.ts';
 
 /** reactor.js from dist/, so the service's workers need no TypeScript loader. */
@@ -22,24 +23,26 @@ export function sessionLimits(config: ServiceConfig): SessionLimits {
 }
 
 /** The settings of a built-in agent provider (`--provider codex` or `acp`). */
-export function agentSettings(config: ServiceConfig): AgentSettings {
+export function agentSettings(config: ServiceConfig, registry?: string): AgentSettings {
   const line = config.provider === 'codex' ? config.codexCommand : (config.agentCommand ?? '');
   return {
     protocol: config.provider === 'codex' ? 'codex' : 'acp',
     command: line.split(' ').filter((part) => part !== ''),
     workspaceRoot: config.workspaceRoot,
     stopGraceMs: config.agentStopGraceMs,
+    ...(registry !== undefined ? { registry } : {}),
   };
 }
 
 /**
- * Starts the pool and waits until every worker has loaded the provider.
+ * Starts the pool and waits until every worker has loaded the provider. With `agents`, the workers
+ * announce their agent processes to it, and it follows the pool's shards from the start.
  * @throws ConfigError naming --handler if the provider module does not load; the pool is closed then.
  */
-export async function startServicePool(config: ServiceConfig): Promise<ServicePool> {
+export async function startServicePool(config: ServiceConfig, agents?: AgentProcesses): Promise<ServicePool> {
   const handlerData: ReactorData = {
     ...(config.handler ? { provider: pathToFileURL(config.handler).href } : {}),
-    ...(config.provider === 'codex' || config.provider === 'acp' ? { agent: agentSettings(config) } : {}),
+    ...(config.provider === 'codex' || config.provider === 'acp' ? { agent: agentSettings(config, agents?.channelName) } : {}),
     simulator: { startMs: config.simStartMs, sendMs: config.simSendMs, interruptMs: config.simInterruptMs, stopMs: config.simStopMs },
     sessions: sessionLimits(config),
     ...(config.otlpEndpoint ? { otlpEndpoint: config.otlpEndpoint } : {}),
@@ -60,6 +63,7 @@ export async function startServicePool(config: ServiceConfig): Promise<ServicePo
     loadTimeoutMs: config.handlerLoadTimeoutMs,
     handlerData,
   });
+  agents?.watch(pool);
   try {
     await pool.ready();
   } catch (error) {

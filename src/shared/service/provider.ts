@@ -110,6 +110,11 @@ export interface AgentSettings {
   workspaceRoot: string;
   /** Stop sends SIGTERM, then SIGKILL after this many ms (`--agent-stop-grace-ms`). */
   stopGraceMs: number;
+  /**
+   * The BroadcastChannel on which the workers announce their agent processes to the main thread
+   * (see agent-announce.ts); the service names one per instance. Absent: nothing is announced.
+   */
+  registry?: string;
 }
 
 /** What the service hands each worker's reactor through `handlerData`. */
