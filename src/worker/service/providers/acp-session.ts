@@ -22,6 +22,7 @@ import {
   type RequestPermissionRequest, type RequestPermissionResponse, type SessionModeState, type SessionNotification,
 } from '@agentclientprotocol/sdk';
 import { messageOf, ProviderError } from '../../../shared/errors.ts';
+import { within } from '../../../shared/within.ts';
 import type { ProviderEvent, TurnStatus } from '../../../shared/service/provider.ts';
 import { modeFor, pickOption, turnStatus } from './acp-mapping.ts';
 
@@ -29,15 +30,19 @@ import { modeFor, pickOption, turnStatus } from './acp-mapping.ts';
 export const CLIENT_CAPABILITIES: ClientCapabilities = { fs: { readTextFile: false, writeTextFile: false }, terminal: false };
 /** The client's name in `initialize`. */
 const CLIENT_INFO: Implementation = { name: 'lanepool', version: '0.1.0' };
+/** How long a request cut short by the connection's close waits for the process's exit, to report that. */
+const EXIT_AFTER_CLOSE_MS = 2000;
 /** The agent's text a turn's result keeps; the events carry all of it. */
 export const MAX_OUTPUT_TEXT = 64 * 1024;
 
-/** The agent process's side the session needs: its pipes, and a promise that settles once it exited. */
+/** The agent process's side the session needs (an AgentProcess). */
 export interface AgentPipes {
   stdin: Writable;
   stdout: Readable;
-  /** Resolves, once the process has exited, with the error a call it cut short rejects with. */
-  exited: Promise<Error>;
+  /** Resolves once the process has exited. */
+  exited: Promise<unknown>;
+  /** The error a call the exit cut short (or came after it) rejects with. */
+  exitedError(operation: string): Error;
 }
 
 /** What a call brings: its signal, and where its events go. */
@@ -74,8 +79,8 @@ interface PendingApproval {
 
 export class AcpSession {
   readonly #connection: ClientConnection;
-  readonly #exited: Promise<Error>;
-  #gone: Error | undefined;
+  readonly #pipes: AgentPipes;
+  #gone = false;
   #acpSessionId = '';
   #turn: Turn | null = null;
   #turns = 0;
@@ -84,13 +89,14 @@ export class AcpSession {
   readonly #approvals = new Map<string, PendingApproval>();
 
   constructor(pipes: AgentPipes) {
-    this.#exited = pipes.exited.then((error) => (this.#gone = error));
+    this.#pipes = pipes;
+    void pipes.exited.then(() => (this.#gone = true));
     const app = client({ name: 'lanepool' })
       .onNotification('session/update', ({ params }) => this.#onUpdate(params))
       .onRequest('session/request_permission', ({ params, signal }) => this.#onPermission(params, signal));
     this.#connection = app.connect(ndJsonStream(Writable.toWeb(pipes.stdin), Readable.toWeb(pipes.stdout) as ReadableStream<Uint8Array>));
     // The process is gone: nothing more will come, and pending requests must not wait on the pipes.
-    void this.#exited.then((error) => this.#connection.close(error));
+    void pipes.exited.then(() => this.#connection.close(pipes.exitedError('the connection')));
   }
 
   /** The ACP session id: also the resume cursor. */
@@ -98,8 +104,9 @@ export class AcpSession {
     return this.#acpSessionId;
   }
 
+  /** False once the process exited or the connection closed: no call can be served any more. */
   get alive(): boolean {
-    return this.#gone === undefined;
+    return !this.#gone && !this.#connection.signal.aborted;
   }
 
   /** Initializes the connection and opens the session: resumed from `resumeCursor` where the agent can, else new. */
@@ -223,7 +230,7 @@ export class AcpSession {
   /** ACP's cancel: the notification, and every pending permission request of the turn answered `cancelled`. */
   #cancel(turn: Turn): void {
     for (const [requestId, pending] of this.#approvals) if (pending.turn === turn) this.#answer(requestId, { outcome: 'cancelled' });
-    if (this.alive) this.#connection.agent.notify('session/cancel', { sessionId: this.#acpSessionId }).catch(() => {});
+    if (this.alive) void this.#connection.agent.notify('session/cancel', { sessionId: this.#acpSessionId }).catch(() => {});
   }
 
   #endTurn(turn: Turn): void {
@@ -247,12 +254,15 @@ export class AcpSession {
    */
   async #request<T>(call: CallLike, method: string, send: () => Promise<T>): Promise<T> {
     call.signal.throwIfAborted();
-    if (this.#gone !== undefined) throw this.#gone;
+    if (this.#gone) throw this.#pipes.exitedError(method);
     try {
       return await this.#race(call.signal, send());
     } catch (error) {
-      if (this.#gone !== undefined) throw this.#gone;
       if (error instanceof RequestError) throw agentError(method, error);
+      // Its stdout usually ends a moment before the exit is reported: wait for that, within a bound.
+      if (this.#connection.signal.aborted && !this.#gone) await within(this.#pipes.exited, EXIT_AFTER_CLOSE_MS);
+      if (this.#gone) throw this.#pipes.exitedError(method);
+      if (this.#connection.signal.aborted) throw new ProviderError({ operation: method, detail: 'the agent closed its stdout (the connection) and did not exit' });
       throw error;
     }
   }
@@ -265,7 +275,7 @@ export class AcpSession {
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
     });
-    const exited = this.#exited.then((error) => Promise.reject(error));
+    const exited = this.#pipes.exited.then(() => Promise.reject(new Error('the agent exited')));
     return Promise.race([work, aborted, exited]).finally(() => signal.removeEventListener('abort', onAbort));
   }
 }
