@@ -10,6 +10,7 @@
  *   false, so the thread's next turn starts a new process and resumes the session from its cursor.
  * Nothing is retried: a failed request fails its intent.
  */
+import { resolve } from 'node:path';
 import { ProviderError } from '../../../shared/errors.ts';
 import type { AgentSettings, Provider, ProviderSession } from '../../../shared/service/provider.ts';
 import { AgentLauncher, type AgentProcess } from '../agent-process.ts';
@@ -42,7 +43,7 @@ export function createAcpProvider(settings: AgentSettings, info: { shard: number
 
   return {
     async startSession({ runtimeMode, resumeCursor, cwd, signal, emit }) {
-      const dir = cwd ?? settings.workspaceRoot;
+      const dir = resolve(settings.workspaceRoot, cwd ?? '.');
       const process = await launcher.spawn({ cwd: dir, signal });
       const acp = new AcpSession(process);
       try {
