@@ -85,7 +85,8 @@ export interface LanePoolOptions {
   handlerData?: unknown;
 }
 
-export interface RunOptions {
+/** `run()`'s options; `E` is the type of the events the handler emits (see `onEvent`). */
+export interface RunOptions<E = unknown> {
   /** Deadline in ms counted from the task's start; 0 means none. Defaults to the pool's `taskTimeoutMs`. */
   timeoutMs?: number;
   /** Aborting it cancels the task: dropped if queued, its `ctx.signal` fired if running. */
@@ -110,6 +111,16 @@ export interface RunOptions {
   attempt?: number;
   /** Called on the main thread when the worker reports that the task's handler has been called. */
   onStart?: () => void;
+  /**
+   * Called on the main thread with each event the handler emits (`ctx.emit(event)`): in emit order,
+   * after `onStart`, and every one before the task's promise settles. Events emitted once the task
+   * has settled (cancelled, timed out) are dropped and counted in `stats().eventsDropped`. A throw
+   * from it is reported as a process warning and changes nothing else: the task and its later
+   * events go on.
+   * @example
+   * await pool.run('thread-7', turn, { onEvent: (event) => sse.write(event) });
+   */
+  onEvent?: (event: E) => void;
   /**
    * The payload's size in bytes, as the byte bounds should count it (a server passes the request
    * body's length). Without it the pool counts `estimateBytes(payload)`.
@@ -206,7 +217,7 @@ const POOL_OPTIONS = new Set([
   'handler', 'shards', 'taskTimeoutMs', 'maxQueuedPerKey', 'maxQueued', 'maxQueuedBytes', 'maxQueuedBytesPerKey', 'maxQueuedControl',
   'resourceLimits', 'handlerData', 'stallTimeoutMs', 'loadTimeoutMs',
 ]);
-const RUN_OPTIONS = new Set(['timeoutMs', 'signal', 'priority', 'onStart', 'retry', 'attempt', 'bytes', 'transferList']);
+const RUN_OPTIONS = new Set(['timeoutMs', 'signal', 'priority', 'onStart', 'onEvent', 'retry', 'attempt', 'bytes', 'transferList']);
 const MAX_ATTEMPT = 1_000_000;
 
 export function resolvePoolOptions(options: LanePoolOptions): ResolvedOptions {
@@ -244,6 +255,7 @@ export interface ResolvedRun {
   signal: AbortSignal | undefined;
   control: boolean;
   onStart: (() => void) | undefined;
+  onEvent: ((event: unknown) => void) | undefined;
   retry: boolean;
   attempt: number;
   /** The caller's `bytes`, or undefined to estimate from the payload. */
@@ -251,16 +263,21 @@ export interface ResolvedRun {
   transfer: readonly TransferListItem[] | undefined;
 }
 
-export function resolveRunOptions(options: RunOptions | undefined, defaultTimeoutMs: number): ResolvedRun {
-  if (options === undefined) return { timeoutMs: defaultTimeoutMs, signal: undefined, control: false, onStart: undefined, retry: false, attempt: 1, bytes: undefined, transfer: undefined };
+export function resolveRunOptions<E>(options: RunOptions<E> | undefined, defaultTimeoutMs: number): ResolvedRun {
+  if (options === undefined) {
+    return { timeoutMs: defaultTimeoutMs, signal: undefined, control: false, onStart: undefined, onEvent: undefined, retry: false, attempt: 1, bytes: undefined, transfer: undefined };
+  }
   if (options === null || typeof options !== 'object') throw new TypeError(`run options must be an object, got ${show(options)}`);
   rejectUnknown(options, RUN_OPTIONS, 'run options');
-  const { signal, priority, onStart, retry } = options;
+  const { signal, priority, onStart, onEvent, retry } = options;
   if (retry !== undefined && retry !== 'none' && retry !== 'idempotent') {
     throw new TypeError(`options.retry must be 'none' or 'idempotent', got ${show(retry)}`);
   }
   if (onStart !== undefined && typeof onStart !== 'function') {
     throw new TypeError(`options.onStart must be a function, got ${show(onStart)}`);
+  }
+  if (onEvent !== undefined && typeof onEvent !== 'function') {
+    throw new TypeError(`options.onEvent must be a function, got ${show(onEvent)}`);
   }
   checkSignal(signal);
   if (options.transferList !== undefined && !Array.isArray(options.transferList)) {
@@ -274,6 +291,8 @@ export function resolveRunOptions(options: RunOptions | undefined, defaultTimeou
     signal,
     control: priority === 'control',
     onStart,
+    // What arrives is whatever the handler emitted: `E` is the caller's word for it, as `R` is for results.
+    onEvent: onEvent as ((event: unknown) => void) | undefined,
     retry: retry === 'idempotent',
     attempt: integer('options.attempt', options.attempt ?? 1, 1, MAX_ATTEMPT),
     bytes: options.bytes === undefined ? undefined : integer('options.bytes', options.bytes, 0, Number.MAX_SAFE_INTEGER),

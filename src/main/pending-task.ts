@@ -24,6 +24,8 @@ export interface PendingTask {
   reject(error: Error): void;
   /** The caller's `onStart` option. */
   onStart: (() => void) | undefined;
+  /** The caller's `onEvent` option. */
+  readonly onEvent: ((event: unknown) => void) | undefined;
   /** Removes the caller's abort listener, if one was added. */
   detachSignal: (() => void) | undefined;
   /** The caller's `transferList`: moved, not copied, with the message (once: see RunOptions). */

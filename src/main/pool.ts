@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { DataCloneError, DrainTimeoutError, LaneCancelledError, PoolClosedError, QueueFullError, messageOf } from '../shared/errors.ts';
-import type { HandlerContext, PayloadOf, ResultOf } from '../shared/handler.ts';
+import type { EventOf, HandlerContext, PayloadOf, ResultOf } from '../shared/handler.ts';
 import {
   checkCloseOptions, checkDrainOptions, checkInspectOptions, checkKey, checkReadyOptions, resolvePoolOptions, resolveRunOptions,
   type CloseOptions, type DrainOptions, type InspectOptions, type LanePoolOptions, type ReadyOptions, type ResolvedOptions, type ResolvedRun, type RunOptions,
@@ -12,7 +12,7 @@ import {
 import type { WorkerReport } from '../shared/protocol.ts';
 import { drainObserved, publishDrain, taskChannel, type TaskContext } from './channels.ts';
 import type { PendingTask } from './pending-task.ts';
-import { estimateBytes } from './payload-size.ts';
+import { estimateBytes } from '../shared/payload-size.ts';
 import { shardFor } from './routing.ts';
 import { Shard, type ShardStateEvent, type ShardStats } from './shard.ts';
 import { merged, type Timing } from './timing.ts';
@@ -43,10 +43,13 @@ type AnyHandler = (payload: never, ctx: HandlerContext) => unknown;
 export type PoolPayload<P> = [P] extends [AnyHandler] ? PayloadOf<P> : [P] extends [{ default: infer H extends AnyHandler }] ? PayloadOf<H> : P;
 /** `R`, or the result of the handler (or handler module) `P` is the type of. */
 export type PoolResult<P, R> = [P] extends [AnyHandler] ? ResultOf<P> : [P] extends [{ default: infer H extends AnyHandler }] ? ResultOf<H> : R;
+/** `E`, or the event type of the handler (or handler module) `P` is the type of: what `onEvent` receives. */
+export type PoolEvent<P, E> = [P] extends [AnyHandler] ? EventOf<P> : [P] extends [{ default: infer H extends AnyHandler }] ? EventOf<H> : E;
 
 // A record, not a list, so the compiler insists on every counter ShardStats has.
 const COUNTERS = Object.keys({
   lanes: true, queued: true, queuedBytes: true, running: true, completed: true, failed: true, timedOut: true, cancelled: true, abandoned: true, restarts: true, replayed: true,
+  events: true, eventsDelivered: true, eventsDropped: true,
 } satisfies Record<Counter, true>) as Counter[];
 
 /**
@@ -57,11 +60,12 @@ const COUNTERS = Object.keys({
  * const pool = new LanePool<typeof handler>({ handler: new URL('./handler.ts', import.meta.url) });
  * const n = await pool.run('k', { n: 1 });           // payload checked, result inferred
  * const same = new LanePool<{ n: number }, number>({ handler: ... });
+ * const withEvents = new LanePool<{ n: number }, number, { done: number }>({ handler: ... }); // onEvent's type
  *
  * A payload can hold no function (structured clone refuses one), so a function type, or a module
  * type whose `default` is a function, can only be a handler's.
  */
-export class LanePool<P = unknown, R = unknown> extends EventEmitter<LanePoolEvents> {
+export class LanePool<P = unknown, R = unknown, E = unknown> extends EventEmitter<LanePoolEvents> {
   readonly #options: ResolvedOptions;
   readonly #shards: Shard[];
   /** Whole-pool drains waiting for `#pending` to reach 0. */
@@ -105,9 +109,10 @@ export class LanePool<P = unknown, R = unknown> extends EventEmitter<LanePoolEve
   /**
    * Runs `payload` through the handler on the key's shard, after every earlier task of the same key.
    * Rejects with the handler's error, `LaneTimeoutError`, `LaneCancelledError`, `QueueFullError`,
-   * `PoolClosedError`, or a TypeError/RangeError for a bad key or option.
+   * `PoolClosedError`, or a TypeError/RangeError for a bad key or option. `onEvent` receives the
+   * events the handler emits (`ctx.emit`), all before the returned promise settles.
    */
-  run(key: string, payload: PoolPayload<P>, options?: RunOptions): Promise<PoolResult<P, R>> {
+  run(key: string, payload: PoolPayload<P>, options?: RunOptions<PoolEvent<P, E>>): Promise<PoolResult<P, R>> {
     let run;
     let bytes;
     try {
@@ -136,11 +141,11 @@ export class LanePool<P = unknown, R = unknown> extends EventEmitter<LanePoolEve
   }
 
   #submit(shard: Shard, id: number, key: string, payload: unknown, bytes: number, run: ResolvedRun, trace: TaskContext | undefined): Promise<unknown> {
-    const { signal, control, timeoutMs, onStart, retry, attempt, transfer } = run;
+    const { signal, control, timeoutMs, onStart, onEvent, retry, attempt, transfer } = run;
     return new Promise((resolve, reject) => {
       const task: PendingTask = {
         id, key, control, bytes, retry, attempts: 0, started: false, message: { t: 'run', id, key, payload, timeoutMs, control, attempt },
-        resolve, reject, onStart, detachSignal: undefined, transfer, acceptedAt: performance.now(), startedAt: 0, trace,
+        resolve, reject, onStart, onEvent, detachSignal: undefined, transfer, acceptedAt: performance.now(), startedAt: 0, trace,
       };
       if (signal !== undefined) {
         const onAbort = (): void => shard.cancelTask(task, abortReason(signal), signal.reason);

@@ -178,6 +178,7 @@ export class ShardWorker {
     const request: AttachRequest = {
       shard: this.#shard, port, handler: this.#options.handlerUrl, handlerData: this.#options.handlerData,
       memory: this.#memory.buffer, heartbeatMs: this.#options.stallTimeoutMs > 0 ? Math.max(10, Math.floor(this.#options.stallTimeoutMs / 5)) : 0,
+      maxEventBytes: this.#options.maxQueuedBytesPerKey,
     };
     const attach = this.#piscina.run(request, { transferList: [port], signal: abort.signal });
     // Kept on this side, not raced inside the worker: a top-level `while (true)` or Atomics.wait

@@ -65,6 +65,16 @@ export interface ShardStats {
   restarts: number;
   /** Tasks that had not started when their worker died, sent again to its replacement. */
   replayed: number;
+  /**
+   * Events handlers emitted (`ctx.emit`) that reached this thread or were dropped in the worker:
+   * `eventsDelivered` + `eventsDropped` + those of tasks run without `onEvent`. Events in flight when
+   * a worker dies are lost with it, uncounted.
+   */
+  events: number;
+  /** Events handed to their task's `onEvent` (a callback that threw included). */
+  eventsDelivered: number;
+  /** Events emitted after their task had settled, dropped in the worker or on arrival here. */
+  eventsDropped: number;
   /** `restarts` by reason. */
   restartsByReason: Record<RestartReason, number>;
   state: ShardState;
@@ -112,6 +122,9 @@ export class Shard {
   readonly #counts: Record<Kind, number> = { completed: 0, failed: 0, timedOut: 0, cancelled: 0 };
   #abandoned = 0;
   #replayed = 0;
+  #events = 0;
+  #eventsDelivered = 0;
+  #eventsDropped = 0;
 
   constructor(id: number, options: ResolvedOptions, owner: ShardOwner) {
     this.id = id;
@@ -261,6 +274,9 @@ export class Shard {
       abandoned: this.#abandoned,
       restarts: restartsByReason.stall + restartsByReason.crash + restartsByReason.oom,
       replayed: this.#replayed,
+      events: this.#events,
+      eventsDelivered: this.#eventsDelivered,
+      eventsDropped: this.#eventsDropped,
       restartsByReason,
       state: this.#worker.state,
       wait: summarize(this.timings.wait),
@@ -298,6 +314,22 @@ export class Shard {
           }
           break;
         }
+        case 'event': {
+          // The event rule (protocol.ts's header): a task's events come before its `ok` or `err` in
+          // this same loop, so a task still in the table has not settled, and onEvent runs first.
+          this.#events++;
+          const task = this.#tasks.get(message.id);
+          if (task === undefined) this.#eventsDropped++; // settled here first (cancelled, restarted)
+          else if (task.onEvent !== undefined) {
+            this.#eventsDelivered++;
+            notifyEvent(task.onEvent, message.event);
+          }
+          break;
+        }
+        case 'dropped':
+          this.#events += message.count;
+          this.#eventsDropped += message.count;
+          break;
         case 'ok': {
           const task = this.#tasks.get(message.id);
           if (task !== undefined) this.#settle(task, 'completed', undefined, message.value, now);
@@ -436,5 +468,14 @@ function notifyStart(onStart: () => void): void {
     onStart();
   } catch (error) {
     process.emitWarning(`lanepool: an onStart callback threw: ${messageOf(error)}`);
+  }
+}
+
+/** As onStart: a throwing onEvent is reported and changes nothing (its task and later events go on). */
+function notifyEvent(onEvent: (event: unknown) => void, event: unknown): void {
+  try {
+    onEvent(event);
+  } catch (error) {
+    process.emitWarning(`lanepool: an onEvent callback threw: ${messageOf(error)}`);
   }
 }

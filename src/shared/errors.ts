@@ -122,18 +122,42 @@ export class HandlerLoadError extends LanePoolError {
   }
 }
 
-/** A task's payload or result cannot cross the thread boundary (structured clone refused it). */
+/**
+ * A task's payload, result or event cannot cross the thread boundary (structured clone refused it).
+ * For an event (`what: 'event'`), `ctx.emit` throws it in the handler, synchronously.
+ */
 export class DataCloneError extends LanePoolError {
   readonly code = 'ERR_DATA_CLONE';
   readonly key: string;
-  readonly what: 'payload' | 'result';
+  readonly what: 'payload' | 'result' | 'event';
   readonly detail: string;
-  constructor(data: { key: string; what: 'payload' | 'result'; detail: string }) {
+  constructor(data: { key: string; what: 'payload' | 'result' | 'event'; detail: string }) {
     super(`the ${data.what} of a task on key ${JSON.stringify(data.key)} cannot be cloned: ${data.detail}`);
     this.name = 'DataCloneError';
     this.key = data.key;
     this.what = data.what;
     this.detail = data.detail;
+  }
+}
+
+/**
+ * `ctx.emit(event)` was given an event larger than the pool's `maxQueuedBytesPerKey`, as
+ * `estimateBytes` counts it: more than its key may hold on the main thread. Thrown in the handler,
+ * synchronously; the event is not sent and the task goes on.
+ */
+export class EventTooLargeError extends LanePoolError {
+  readonly code = 'ERR_EVENT_TOO_LARGE';
+  readonly key: string;
+  /** The event's estimated size. */
+  readonly bytes: number;
+  /** The bound it passed. */
+  readonly max: number;
+  constructor(data: { key: string; bytes: number; max: number }) {
+    super(`an event of a task on key ${JSON.stringify(data.key)} is about ${data.bytes} bytes, over maxQueuedBytesPerKey (${data.max} bytes)`);
+    this.name = 'EventTooLargeError';
+    this.key = data.key;
+    this.bytes = data.bytes;
+    this.max = data.max;
   }
 }
 
@@ -239,6 +263,7 @@ const CLASSES = {
   ERR_SHARD_RESTARTED: ShardRestartedError,
   ERR_HANDLER_LOAD: HandlerLoadError,
   ERR_DATA_CLONE: DataCloneError,
+  ERR_EVENT_TOO_LARGE: EventTooLargeError,
   ERR_NO_SESSION: NoSessionError,
   ERR_PROVIDER: ProviderError,
   ERR_PROVIDER_EXITED: ProviderExitedError,

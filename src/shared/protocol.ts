@@ -7,7 +7,17 @@
  * a shard produces in one event-loop turn costs one structured clone and one wake-up.
  *
  * Ordering: a channel delivers batches in order and a batch is processed front to back, so the
- * worker sees `run`, `cancel` and `abort` in exactly the order the main thread issued them.
+ * worker sees `run`, `cancel` and `abort` in exactly the order the main thread issued them, and the
+ * main thread sees the worker's messages in the order the worker pushed them.
+ *
+ * The event rule (handler events, `ctx.emit`; the code that keeps it points here):
+ *   A task's `event` messages reach the main thread in emit order and before its terminal message
+ *   (`ok` or `err`). It holds because both go through the worker's one Outbox, which keeps push order
+ *   across batches, and because the worker pushes an event only while the task is running in its
+ *   lane (Lanes' `running` state) and pushes the terminal message only once the task has left that
+ *   state; an emit after that is dropped in the worker and counted (`dropped`). A task the main thread
+ *   settled itself (cancel, a caller's signal, a dead worker) is no longer in its table, so an event
+ *   that arrives for it is dropped there and counted. So `onEvent` never runs after its task settled.
  *
  * Shared memory: each worker life also gets one SharedArrayBuffer (`AttachRequest.memory`), laid out
  * as below and accessed through `ShardMemory`. The main thread reads it without a round trip:
@@ -51,6 +61,8 @@ export interface AttachRequest {
   memory: SharedArrayBuffer;
   /** How often to bump the heartbeat; 0 means never (the watchdog is off). */
   heartbeatMs: number;
+  /** The largest event `ctx.emit` takes, as `estimateBytes` counts it (the pool's `maxQueuedBytesPerKey`). */
+  maxEventBytes: number;
 }
 
 export const HEARTBEAT_SLOT = 0;
@@ -134,6 +146,22 @@ export interface ErrMessage {
   error: WireError;
 }
 
+/**
+ * The running task's handler called `ctx.emit(event)`. `event` is a structured-clone snapshot taken
+ * at the call, so later changes to the handler's object do not show. See the event rule above.
+ */
+export interface EventMessage {
+  t: 'event';
+  id: number;
+  event: unknown;
+}
+
+/** This many more events were emitted after their task had settled, and dropped in the worker. */
+export interface DroppedMessage {
+  t: 'dropped';
+  count: number;
+}
+
 /** The number of released tasks whose handler promise has still not settled. */
 export interface AbandonedMessage {
   t: 'abandoned';
@@ -171,4 +199,4 @@ export interface ProbeReply {
 }
 
 export type FromWorker =
-  | ReadyMessage | StartedMessage | OkMessage | ErrMessage | AbandonedMessage | ProbeReply;
+  | ReadyMessage | StartedMessage | EventMessage | OkMessage | ErrMessage | DroppedMessage | AbandonedMessage | ProbeReply;

@@ -13,6 +13,7 @@ import type { AttachRequest, AttachResult, FromWorker, ToWorker, WorkerReport } 
 import { ShardMemory } from '../shared/shard-memory.ts';
 import { StartedTable } from '../shared/started-table.ts';
 import { degrade } from './degrade.ts';
+import { EventSender } from './events.ts';
 import { Lanes, type LaneTask, type Outcome } from './lanes.ts';
 import { loadHandler } from './load-handler.ts';
 
@@ -29,7 +30,12 @@ export async function attach(request: AttachRequest): Promise<AttachResult> {
     }
     outbox.push(replacement);
     started.resent(replacement.id);
-  }, () => started.flushed());
+  }, () => {
+    started.flushed();
+    events.flushed();
+  });
+  // Events share the outbox with the tasks' terminal messages: that shared order is the event rule.
+  const events = new EventSender(outbox, request.maxEventBytes);
 
   // Beat from the start, so a worker that freezes while loading the handler is caught too.
   memory.beat();
@@ -58,6 +64,8 @@ export async function attach(request: AttachRequest): Promise<AttachResult> {
       else started.reported(task.id);
     },
     abandoned: (count) => outbox.push({ t: 'abandoned', count }),
+    event: (task, event) => events.send(task, event),
+    eventDropped: () => events.dropped(),
   }, shard);
 
   const result = await serve(port, lanes, outbox, loaded.stats);

@@ -11,6 +11,10 @@
  *   at once, and its lane moves on without waiting for the handler's promise. That promise is then
  *   *abandoned*: counted until it settles on its own, its outcome ignored.
  * - A lane exists only while it holds a running or queued task, so the map is bounded by live work.
+ * - `ctx.emit` forwards an event (the `event` hook) only while its task is `running`; once the task
+ *   has been settled (released, or its promise settled) the event is dropped (`eventDropped`). Since
+ *   `settled` is called only after that state change, no event of a task follows its `settled`:
+ *   the worker side of the event rule (protocol.ts's header).
  *
  * This class is pure: it touches no worker API, so it runs in a worker (one instance per shard, used
  * only from that worker's thread) and in-process (benchmarks and baselines) alike. It is not
@@ -46,6 +50,13 @@ export interface LaneHooks {
   settled(task: LaneTask, outcome: Outcome): void;
   /** The number of abandoned handler promises changed. */
   abandoned?(count: number): void;
+  /**
+   * The running task's handler called `ctx.emit(event)`. What it throws, `ctx.emit` throws to the
+   * handler (an event that cannot be sent); the task goes on either way.
+   */
+  event?(task: LaneTask, event: unknown): void;
+  /** The handler of a task already settled called `ctx.emit`; the event goes nowhere. */
+  eventDropped?(task: LaneTask): void;
 }
 
 
@@ -71,6 +82,8 @@ interface Entry {
   abortReason: Error | undefined;
   /** What the handler asked to move with its result (`ctx.transfer`). */
   transfer: readonly TransferListItem[] | undefined;
+  /** `ctx.emit` bound to this task; made on first read. */
+  emit: ((event: unknown) => void) | undefined;
 }
 
 export class Lanes {
@@ -97,7 +110,7 @@ export class Lanes {
       lane = { key: task.key, head: null, controls: null, queue: new Fifo() };
       this.#lanes.set(task.key, lane);
     }
-    const entry: Entry = { task, lane, state: 'queued', timer: undefined, controller: undefined, abortReason: undefined, transfer: undefined };
+    const entry: Entry = { task, lane, state: 'queued', timer: undefined, controller: undefined, abortReason: undefined, transfer: undefined, emit: undefined };
     this.#byId.set(task.id, entry);
     if (task.control) {
       (lane.controls ??= new Set()).add(entry);
@@ -230,7 +243,7 @@ export class Lanes {
   }
 
   #context(entry: Entry): HandlerContext {
-    return new LaneContext(entry, this.#shard);
+    return new LaneContext(entry, this.#shard, this.#hooks);
   }
 
 }
@@ -245,12 +258,14 @@ class LaneContext implements HandlerContext {
   readonly shard: number;
   readonly attempt: number;
   readonly #entry: Entry;
+  readonly #hooks: LaneHooks;
 
-  constructor(entry: Entry, shard: number) {
+  constructor(entry: Entry, shard: number, hooks: LaneHooks) {
     this.key = entry.task.key;
     this.shard = shard;
     this.attempt = entry.task.attempt ?? 1;
     this.#entry = entry;
+    this.#hooks = hooks;
   }
 
   /** Created on first read, so handlers that never look at it cost nothing. */
@@ -273,5 +288,16 @@ class LaneContext implements HandlerContext {
       if (!Array.isArray(list)) throw new TypeError(`ctx.transfer() takes an array, got ${typeof list}`);
       entry.transfer = list;
     };
+  }
+
+  /** Bound to the task like `transfer`, and made once per task, so `emit` in a loop allocates nothing. */
+  get emit(): (event: unknown) => void {
+    const entry = this.#entry;
+    const hooks = this.#hooks;
+    return (entry.emit ??= (event) => {
+      // Only a running task's events go out: see the invariant in the module comment.
+      if (entry.state === 'running') hooks.event?.(entry.task, event);
+      else hooks.eventDropped?.(entry.task);
+    });
   }
 }

@@ -52,8 +52,9 @@ describe('service events', () => {
           const frame = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
           if (frame === ': subscribed') onSubscribed();
+          // Provider events (turn.started, ...) come on the same stream: only settlements count here.
           const data = frame.split('\n').find((line) => line.startsWith('data: '));
-          if (data) events.push(JSON.parse(data.slice(6)));
+          if (data && frame.includes('\nevent: intent\n')) events.push(JSON.parse(data.slice(6)));
         }
         if (events.length === ids.length) break;
       }
@@ -62,7 +63,8 @@ describe('service events', () => {
     await settlesWithin(subscribed, 'the ": subscribed" comment');
     for (const [i, intentId] of ids.entries()) {
       const intent = i % 4 === 3
-        ? { type: 'thread.approval.respond', payload: { requestId: `r${i}`, decision: 'accept' }, intentId }
+        // A normal intent of another type (approval answers are control intents now, which run beside a turn).
+        ? { type: 'thread.runtime-mode.set', payload: { mode: 'default' }, intentId }
         : { type: 'thread.turn.start', payload: { input: `turn ${i}` }, intentId };
       expect((await submit(service, 'sse-thread', intent)).status).toBe(202);
     }

@@ -19,7 +19,9 @@ describe('intent records of one thread', () => {
     // A clock that moves on at every reading makes any out-of-order stamp visible.
     let ms = Date.UTC(2026, 0, 1);
     const records = new IntentRecords({ maxSettled: 1000, maxAgeMs: 60_000 }, () => ms++);
-    const dispatcher = new Dispatcher(pool, records, new ThreadEvents(), new ServiceMetrics({ stats: () => pool.stats(), stuckLanes: () => [], workers: () => pool.inspect() }));
+    const dispatcher = new Dispatcher(pool, records, new ThreadEvents({ perThread: 100, maxAgeMs: 60_000, maxThreads: 100, maxBytes: 1 << 20 }, 0), new ServiceMetrics({
+      stats: () => pool.stats(), stuckLanes: () => [], workers: () => pool.inspect(), events: () => ({ threads: 0, bytes: 0, evicted: 0 }),
+    }));
     const settled: Promise<IntentRecord>[] = [];
     for (let n = 0; n < 20; n++) {
       const result = dispatcher.submit('ordered', { type: 'thread.turn.start', payload: { input: `turn ${n}` } });

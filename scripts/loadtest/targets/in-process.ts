@@ -24,7 +24,7 @@ export class InProcessReactor {
     const controller = new AbortController();
     this.#live.add(controller);
     try {
-      return await reactor({ ...task, intentId: `lt-${++nextId}` } as ReactorTask, { key: threadId, shard: 0, attempt: 1, signal: controller.signal, transfer: () => {} });
+      return await reactor({ ...task, intentId: `lt-${++nextId}` } as ReactorTask, { key: threadId, shard: 0, attempt: 1, signal: controller.signal, transfer: () => {}, emit: () => {} });
     } finally {
       this.#live.delete(controller);
     }

@@ -148,8 +148,8 @@ export class JetStreamMode implements IntentBackend {
   }
 
   /** Only the intents that run on this instance: those of the partitions it holds. */
-  subscribe(threadId: string, subscriber: Subscriber): () => void {
-    return this.#events.subscribe(threadId, subscriber);
+  subscribe(threadId: string, subscriber: Subscriber, sinceId?: number): () => void {
+    return this.#events.subscribe(threadId, subscriber, sinceId);
   }
 
   /** The session lives on the instance that owns the thread's partition. */

@@ -57,6 +57,10 @@ export const SETTINGS = {
   keepAliveTimeoutMs: { flag: 'keep-alive-timeout-ms', env: 'LANEPOOL_KEEP_ALIVE_TIMEOUT_MS', schema: int(1), default: () => 5000, help: 'an idle keep-alive connection is closed after this long' },
   allowedHosts: { flag: 'allowed-hosts', env: 'LANEPOOL_ALLOWED_HOSTS', schema: { type: 'string', pattern: HOST_LIST_PATTERN }, default: () => undefined, help: 'Host header values accepted, comma-separated, * for any (default: the bound host and loopback names; a wildcard --host needs it)' },
   sseMaxBufferBytes: { flag: 'sse-max-buffer-bytes', env: 'LANEPOOL_SSE_MAX_BUFFER_BYTES', schema: int(1024), default: () => 1_048_576, help: 'an events subscriber this many bytes behind is disconnected (lanepool_sse_dropped_total)' },
+  eventsPerThread: { flag: 'events-per-thread', env: 'LANEPOOL_EVENTS_PER_THREAD', schema: int(1, 1_000_000), default: () => 1000, help: 'events kept per thread for clients that reconnect with Last-Event-ID; older ones go first' },
+  eventsMaxAgeMs: { flag: 'events-max-age-ms', env: 'LANEPOOL_EVENTS_MAX_AGE_MS', schema: int(1000), default: () => 300_000, help: 'how long a thread event is kept for reconnecting clients' },
+  eventsMaxThreads: { flag: 'events-max-threads', env: 'LANEPOOL_EVENTS_MAX_THREADS', schema: int(1), default: () => 10_000, help: 'threads whose events are kept; past it the least recently active thread\'s buffer goes' },
+  eventsMaxBytes: { flag: 'events-max-bytes', env: 'LANEPOOL_EVENTS_MAX_BYTES', schema: int(1024, Number.MAX_SAFE_INTEGER), default: () => 64 * 1024 * 1024, help: 'characters of thread events kept in all; past it the least recently active threads\' buffers go' },
   graceMs: { flag: 'grace-ms', env: 'LANEPOOL_GRACE_MS', schema: int(0), default: () => 10_000, help: 'on SIGTERM/SIGINT, how long to drain before cancelling what is left' },
   recordsMax: { flag: 'records-max', env: 'LANEPOOL_RECORDS_MAX', schema: int(1), default: () => 10_000, help: 'settled intent records kept for GET /v1/intents/:id' },
   recordsMaxAgeMs: { flag: 'records-max-age-ms', env: 'LANEPOOL_RECORDS_MAX_AGE_MS', schema: int(1), default: () => 600_000, help: 'how long a settled intent record is kept' },
@@ -112,6 +116,10 @@ export interface ServiceConfig {
   /** Parsed `--allowed-hosts`, lower-cased; undefined means the bound host and the loopback names. */
   allowedHosts: string[] | undefined;
   sseMaxBufferBytes: number;
+  eventsPerThread: number;
+  eventsMaxAgeMs: number;
+  eventsMaxThreads: number;
+  eventsMaxBytes: number;
   graceMs: number;
   recordsMax: number;
   recordsMaxAgeMs: number;

@@ -6,7 +6,7 @@
  * unsettled intents, so it is bounded by live work, like the pool's lanes.
  */
 import { randomUUID } from 'node:crypto';
-import { estimateBytes } from '../payload-size.ts';
+import { estimateBytes } from '../../shared/payload-size.ts';
 import { createStartGate, openStartGate } from '../../shared/start-gate.ts';
 import type { LanePool } from '../pool.ts';
 import { CONTROL_INTENTS, type GatedIntent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/service/intents.ts';
@@ -15,7 +15,7 @@ import type { Submission, SubmitResult } from './intent-backend.ts';
 import { startIntentSpan, type IntentSpan } from './intent-span.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { RECORD_ERRORS, failedOutcome, type IntentRecord, type IntentRecords, type Outcome } from './records.ts';
-import type { ThreadEvents } from './thread-events.ts';
+import type { ProviderEventData, ThreadEventSink } from './thread-events.ts';
 
 /**
  * How an intent is run. The in-memory backend passes only its size; a backend that records intents
@@ -46,6 +46,8 @@ export interface RunHooks {
   keep?(record: IntentRecord, outcome: Outcome): boolean;
   /** The record has settled. */
   onSettled?(record: IntentRecord): void;
+  /** Where this run's thread events go (its provider events, then its settlement). @default the dispatcher's own sink */
+  events?: ThreadEventSink;
 }
 
 export interface ThreadActivity {
@@ -69,11 +71,11 @@ const DESCRIBE_TIMEOUT_MS = 2_000;
 export class Dispatcher {
   readonly #pool: LanePool<ReactorTask, unknown>;
   readonly #records: IntentRecords;
-  readonly #events: ThreadEvents;
+  readonly #events: ThreadEventSink;
   readonly #metrics: ServiceMetrics;
   readonly #active = new Map<string, Set<IntentRecord>>();
 
-  constructor(pool: LanePool<ReactorTask, unknown>, records: IntentRecords, events: ThreadEvents, metrics: ServiceMetrics) {
+  constructor(pool: LanePool<ReactorTask, unknown>, records: IntentRecords, events: ThreadEventSink, metrics: ServiceMetrics) {
     this.#pool = pool;
     this.#records = records;
     this.#events = events;
@@ -114,8 +116,24 @@ export class Dispatcher {
     // see the state of the start it cancels. They are safe to repeat if a crash cuts them short.
     const gate = hooks.onStart && !control ? createStartGate() : undefined;
     if (gate) intent.startGate = gate.buffer;
+    // The thread's event order: a run's provider events go out once its record says `running` (held
+    // until then: see onStart below), so after the settlement of the intent before it on the thread,
+    // and all before its own settlement (the pool's event rule). One rule, kept here.
+    const sink = hooks.events ?? this.#events;
+    let held: ProviderEventData[] | undefined = [];
+    const flush = (): void => {
+      for (const data of held ?? []) sink.append(threadId, { event: 'provider', data });
+      held = undefined;
+    };
+    const onEvent = (event: unknown): void => {
+      const data = providerEventData(threadId, intentId, event);
+      if (data === undefined) return;
+      if (held !== undefined) held.push(data);
+      else sink.append(threadId, { event: 'provider', data });
+    };
     const markRunning = (): void => {
       this.#records.markRunning(record);
+      flush();
       if (!hooks.onStart) return;
       if (!gate) {
         void Promise.resolve().then(() => hooks.onStart!(record)).catch(() => {});
@@ -130,10 +148,10 @@ export class Dispatcher {
     // queued. Marking this one in a reaction queued after that keeps startedAt >= its settledAt.
     const onStart = (): void => void Promise.resolve().then(markRunning);
     this.#pool
-      .run(threadId, intent, { priority: control ? 'control' : 'normal', onStart, attempt: hooks.attempt, signal: hooks.signal, bytes })
+      .run(threadId, intent, { priority: control ? 'control' : 'normal', onStart, onEvent, attempt: hooks.attempt, signal: hooks.signal, bytes })
       .then(
-        (result) => this.#settle(record, started, { status: 'completed', result }, hooks, span),
-        (error: Error) => this.#settle(record, started, failedOutcome(error, RECORD_ERRORS.handler), hooks, span),
+        (result) => this.#settle(record, started, { status: 'completed', result }, hooks, span, flush),
+        (error: Error) => this.#settle(record, started, failedOutcome(error, RECORD_ERRORS.handler), hooks, span, flush),
       );
     return { kind: 'accepted', record };
   }
@@ -210,7 +228,7 @@ export class Dispatcher {
     set.add(record);
   }
 
-  #settle(record: IntentRecord, startedAt: number, outcome: Outcome, hooks: RunHooks, span: IntentSpan): void {
+  #settle(record: IntentRecord, startedAt: number, outcome: Outcome, hooks: RunHooks, span: IntentSpan, flushEvents: () => void): void {
     const set = this.#active.get(record.threadId);
     set?.delete(record);
     if (set?.size === 0) this.#active.delete(record.threadId);
@@ -219,9 +237,27 @@ export class Dispatcher {
       this.#records.forget(record);
       return;
     }
+    // Events still held (settled before its start was marked) go out ahead of the settlement.
+    flushEvents();
     if (!this.#records.settle(record, outcome)) return;
     this.#metrics.observeIntent(record.type, record.status, (performance.now() - startedAt) / 1000);
-    this.#events.publish(record);
+    (hooks.events ?? this.#events).append(record.threadId, { event: 'intent', data: record });
     hooks.onSettled?.(record);
   }
+}
+
+/**
+ * A provider event as the thread's stream carries it, or undefined for something that is not one
+ * (a custom provider's mistake: the reactor checks `kind`, but a `--handler` module could emit
+ * anything through a context of its own).
+ */
+function providerEventData(threadId: string, intentId: string, event: unknown): ProviderEventData | undefined {
+  if (event === null || typeof event !== 'object') return undefined;
+  const { kind, requestId, turnId, data } = event as Record<string, unknown>;
+  if (typeof kind !== 'string') return undefined;
+  const out: ProviderEventData = { threadId, intentId, kind };
+  if (typeof requestId === 'string') out.requestId = requestId;
+  if (typeof turnId === 'string') out.turnId = turnId;
+  if (data !== undefined) out.data = data;
+  return out;
 }

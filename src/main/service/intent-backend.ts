@@ -43,8 +43,13 @@ export interface IntentBackend {
    * fires first or the record disappears. May reject if the backend cannot be reached.
    */
   whenSettled(record: IntentRecord, signal: AbortSignal): Promise<IntentRecord | undefined>;
-  /** Settled records of the intents of `threadId` that run on this instance, in settling order. Returns the unsubscribe. */
-  subscribe(threadId: string, subscriber: Subscriber): () => void;
+  /**
+   * The thread's event stream (thread-events.ts): its provider events and intent settlements, as SSE
+   * frames with ids, in order, wherever its intents run. With `sinceId` (a client's Last-Event-ID),
+   * what the buffer still holds after it first, or a `gap` frame for what it no longer does. Returns
+   * the unsubscribe.
+   */
+  subscribe(threadId: string, subscriber: Subscriber, sinceId?: number): () => void;
   /** Fields GET /v1/threads/:id adds to its answer: where the thread runs, when that is not simply here. */
   placement(threadId: string): Promise<Record<string, unknown>>;
   /** For GET /readyz: `healthy: false` makes a ready service `degraded`; `detail` is added to the answer. */

@@ -41,8 +41,8 @@ export class MemoryIntents implements IntentBackend {
     });
   }
 
-  subscribe(threadId: string, subscriber: Subscriber): () => void {
-    return this.#events.subscribe(threadId, subscriber);
+  subscribe(threadId: string, subscriber: Subscriber, sinceId?: number): () => void {
+    return this.#events.subscribe(threadId, subscriber, sinceId);
   }
 
   /** Every thread runs here. */

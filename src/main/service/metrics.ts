@@ -17,6 +17,8 @@ export interface MetricsSources {
   stuckLanes(): number[];
   /** Per shard: the worker's own report (heap, the reactor's sessions), or undefined if it did not answer in time. */
   workers(): Promise<(WorkerReport | undefined)[]>;
+  /** The thread events' buffers (thread-events.ts). */
+  events(): { threads: number; bytes: number; evicted: number };
   /** JetStream mode only. */
   jetstream?(): JetStreamFigures | undefined;
 }
@@ -114,6 +116,11 @@ export class ServiceMetrics {
         sources.stuckLanes().forEach((count, shard) => this.set({ shard: String(shard) }, count));
       },
     });
+    const events = (name: string, help: string, read: (figures: ReturnType<MetricsSources['events']>) => number) =>
+      new Gauge({ name, help, registers, collect() { this.set(read(sources.events())); } });
+    events('lanepool_event_buffers', 'Threads whose events are kept for reconnecting clients', (e) => e.threads);
+    events('lanepool_event_buffer_bytes', 'Characters of thread events kept for reconnecting clients', (e) => e.bytes);
+    events('lanepool_event_buffers_evicted', 'Thread event buffers evicted (idle, or past --events-max-threads or --events-max-bytes) since start', (e) => e.evicted);
     this.#workerMetrics(sources, registers);
     const jetStream = (name: string, help: string, read: (figures: JetStreamFigures) => number) =>
       new Gauge({

@@ -23,7 +23,7 @@ import { operationRoutes } from './routes/operations.ts';
 import { threadRoutes } from './routes/threads.ts';
 import { RunningService, type Service } from './running-service.ts';
 import { startServicePool } from './service-pool.ts';
-import { ThreadEvents } from './thread-events.ts';
+import { ThreadEvents, sequenceStart } from './thread-events.ts';
 
 export type { Service } from './running-service.ts';
 
@@ -42,13 +42,17 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   });
 
   const records = new IntentRecords({ maxSettled: config.recordsMax, maxAgeMs: config.recordsMaxAgeMs });
-  const events = new ThreadEvents();
+  // JetStream mode: ids are the events stream's sequence, and its feed says where they start.
+  const events = new ThreadEvents({
+    perThread: config.eventsPerThread, maxAgeMs: config.eventsMaxAgeMs, maxThreads: config.eventsMaxThreads, maxBytes: config.eventsMaxBytes,
+  }, config.nats === undefined ? sequenceStart() : 0);
   const streams = new Set<ServerResponse>();
   let dispatcher!: Dispatcher;
   let jetstream: JetStreamMode | undefined;
   const metrics = new ServiceMetrics({
     stats: () => pool.stats(),
     stuckLanes: () => dispatcher.stuckLanes(config.stuckAfterMs),
+    events: () => events.stats(),
     workers: () => pool.inspect({ timeoutMs: WORKER_REPORT_TIMEOUT_MS }),
     ...(config.nats ? { jetstream: () => jetstream && {
       owned: jetstream.owned().length, inflight: jetstream.inflight(), connected: jetstream.connected ? 1 : 0, ...jetstream.counters, ...jetstream.leaseCounts,
@@ -67,6 +71,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const release = async (): Promise<void> => {
     await agents?.stop();
     unsubscribe(SHARD_RESTART_CHANNEL, onRestart);
+    events.close();
     await stopExport?.();
   };
 

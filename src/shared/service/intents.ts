@@ -22,6 +22,14 @@ export interface Simulate {
   sendCpuMs?: number;
   /** Fail this operation (`true`: the intent's own operation). */
   fail?: boolean | 'start' | 'send' | 'interrupt' | 'approval' | 'user-input' | 'stop';
+  /** sendTurn streams this many `item.completed` events. */
+  items?: number;
+  /** sendTurn asks for an approval (`approval.requested`) and waits for its answer; `cancel` interrupts the turn. */
+  approval?: boolean;
+  /** sendTurn asks for user input (`user-input.requested`) and waits for the answers. */
+  userInput?: boolean;
+  /** The turn lasts this long, or until interrupted (then its status is `interrupted`). */
+  turnHangMs?: number | 'forever';
 }
 
 export interface TurnStartPayload {
@@ -83,8 +91,14 @@ export interface ThreadView {
   runtimeMode: string;
 }
 
-/** Intents the service runs as control tasks: they must get past a running (or hung) turn. */
-export const CONTROL_INTENTS: ReadonlySet<IntentType> = new Set(['thread.turn.interrupt', 'thread.session.stop']);
+/**
+ * Intents the service runs as control tasks: they must get past a running (or hung) turn. A turn
+ * holds its thread's lane until it ends, so the answers it waits for (an approval, user input) are
+ * control intents too: queued behind the turn, they would wait for it forever.
+ */
+export const CONTROL_INTENTS: ReadonlySet<IntentType> = new Set([
+  'thread.turn.interrupt', 'thread.approval.respond', 'thread.user-input.respond', 'thread.session.stop',
+]);
 
 export const DEFAULT_RUNTIME_MODE = 'default';
 
@@ -99,6 +113,10 @@ export const simulateSchema = {
     startHangMs: { anyOf: [{ type: 'integer', minimum: 0, maximum: MAX_INT32 }, { const: 'forever' }] },
     sendCpuMs: { type: 'integer', minimum: 0, maximum: 10_000 },
     fail: { anyOf: [{ type: 'boolean' }, { enum: ['start', 'send', 'interrupt', 'approval', 'user-input', 'stop'] }] },
+    items: { type: 'integer', minimum: 0, maximum: 10_000 },
+    approval: { type: 'boolean' },
+    userInput: { type: 'boolean' },
+    turnHangMs: { anyOf: [{ type: 'integer', minimum: 0, maximum: MAX_INT32 }, { const: 'forever' }] },
   },
 } as const;
 

@@ -59,9 +59,7 @@ const reactor: Handler<ReactorTask, unknown> = async (task, ctx) => {
       // Cancelled while the gate opened (the partition was given up): the provider must not see it.
       signal.throwIfAborted();
     }
-    // TEMPORARY until the library's ctx.emit lands (branch `events`): then simply `emit: (event) => ctx.emit(event)`.
-    const withEmit = ctx as typeof ctx & { emit?: (event: ProviderEvent) => void };
-    const call: CallBase = { signal, intentId: task.intentId, attempt, emit: (event) => withEmit.emit?.(event) };
+    const call: CallBase = { signal, intentId: task.intentId, attempt, emit: (event) => ctx.emit(checkEvent(event)) };
     // Under the intent's span, so the provider's own spans are its children (see trace-context.ts).
     const parent = task.traceparent === undefined ? undefined : contextFrom(task.traceparent);
     return await (parent === undefined ? run(task, key, call) : context.with(parent, () => run(task, key, call)));
@@ -184,6 +182,14 @@ async function stopInBackground(session: ProviderSession, intentId: string): Pro
   const call = { signal: AbortSignal.timeout(BACKGROUND_STOP_MS), intentId, attempt: 1, emit: () => {} };
   const stop = Promise.resolve().then(() => provider.stopSession(session, call));
   if (!(await within(stop, BACKGROUND_STOP_MS))) stopFailures++;
+}
+
+/** A provider's event must have a `kind`: told to the provider at its `emit`, not lost on the way. */
+function checkEvent(event: ProviderEvent): ProviderEvent {
+  if (event === null || typeof event !== 'object' || typeof event.kind !== 'string' || event.kind === '') {
+    throw new TypeError(`a provider event must be an object with a non-empty string kind, got ${JSON.stringify(event)?.slice(0, 200)}`);
+  }
+  return event;
 }
 
 function liveSession(key: string, intent: string): ProviderSession {

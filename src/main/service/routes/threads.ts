@@ -5,6 +5,12 @@ import { SseStream } from '../sse-stream.ts';
 
 const HEARTBEAT_MS = 15_000;
 
+/** `Last-Event-ID`, as the stream's ids are written: a non-negative integer (see thread-events.ts). */
+const lastEventIdHeader = {
+  type: 'object',
+  properties: { 'last-event-id': { type: 'string', pattern: '^[0-9]{1,16}$' } },
+} as const;
+
 export function threadRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get<{ Params: { threadId: string } }>('/v1/threads/:threadId', { schema: { params: threadParams } }, async (request) => {
     const { threadId } = request.params;
@@ -28,8 +34,11 @@ export function threadRoutes(app: FastifyInstance, ctx: RouteContext): void {
     };
   });
 
-  app.get<{ Params: { threadId: string } }>('/v1/threads/:threadId/events', { schema: { params: threadParams } }, (request, reply) => {
+  app.get<{ Params: { threadId: string }; Headers: { 'last-event-id'?: string } }>('/v1/threads/:threadId/events', {
+    schema: { params: threadParams, headers: lastEventIdHeader },
+  }, (request, reply) => {
     const { threadId } = request.params;
+    const since = request.headers['last-event-id'];
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -38,10 +47,7 @@ export function threadRoutes(app: FastifyInstance, ctx: RouteContext): void {
       request.log.warn({ threadId, maxBufferBytes: ctx.config.sseMaxBufferBytes }, 'events subscriber fell too far behind: disconnected');
     });
     stream.write(': subscribed\n\n');
-    let id = 0;
-    const unsubscribe = ctx.intents.subscribe(threadId, (record) => {
-      stream.write(`id: ${++id}\nevent: intent\ndata: ${JSON.stringify(record)}\n\n`);
-    });
+    const unsubscribe = ctx.intents.subscribe(threadId, (frame) => stream.write(frame), since === undefined ? undefined : Number(since));
     const heartbeat = setInterval(() => stream.write(': ping\n\n'), HEARTBEAT_MS);
     heartbeat.unref();
     ctx.streams.add(res);
