@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRunning } from '../../src/main/service/agent-processes.ts';
 import type { Service } from '../../src/main/service/server.ts';
 import { http, startTestService, submit, threadsOnSameShard } from './helpers.ts';
+import { openEvents, settlementOf } from './sse-client.ts';
 
 const FAKE = fileURLToPath(new URL('../fixtures/fake-acp-agent.mjs', import.meta.url));
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'lanepool-acp-http-')));
@@ -111,5 +112,23 @@ describe('service: --provider acp', () => {
       settled = await http(service, 'GET', '/v1/intents/acp-int-turn');
     }
     expect(settled.body).toMatchObject({ status: 'completed', result: { status: 'interrupted', output: { stopReason: 'cancelled' } } });
+  });
+
+  it('streams a turn\'s ACP updates as provider events, and answers the agent\'s permission request through thread.approval.respond while the turn runs', async () => {
+    const events = await openEvents(service, 'acp-approve');
+    await submit(service, 'acp-approve', { type: 'thread.turn.start', payload: { input: 'stream 2\npermission', cwd: workdir() }, intentId: 'acp-approve-turn' });
+    const asked = await events.waitFor((frame) => frame.data.kind === 'approval.requested', 'the approval request');
+    expect(asked.data).toMatchObject({ intentId: 'acp-approve-turn', turnId: 'turn-1', data: { toolCall: { title: 'Write file' } } });
+    expect(asked.data.data.options.map((option: { kind: string }) => option.kind)).toEqual(['allow_once', 'allow_always', 'reject_once', 'reject_always']);
+
+    const answer = await submit(service, 'acp-approve', { type: 'thread.approval.respond', payload: { requestId: asked.data.requestId, decision: 'accept' } }, true);
+    expect(answer.body).toMatchObject({ status: 'completed', result: { matched: true, outcome: 'selected', kind: 'allow_once' } });
+    const turn = await events.waitFor(settlementOf('acp-approve-turn'), 'the turn\'s settlement');
+    events.close();
+    expect(turn.data).toMatchObject({ status: 'completed', result: { status: 'completed', output: { text: 'chunk 1 chunk 2 permission: selected allow_once' } } });
+    const kinds = events.frames.filter((frame) => frame.event === 'provider' && frame.data.intentId === 'acp-approve-turn').map((frame) => frame.data.kind);
+    expect(kinds).toEqual([
+      'session.started', 'turn.started', 'agent_message_chunk', 'agent_message_chunk', 'tool_call', 'approval.requested', 'approval.resolved', 'agent_message_chunk', 'turn.completed',
+    ]);
   });
 });

@@ -64,6 +64,17 @@ export interface TurnResult {
   output: { stopReason: string; text: string; textTruncated?: true };
 }
 
+/** What `thread.approval.respond` settles with. */
+export interface ApprovalAnswer {
+  requestId: string;
+  decision: string;
+  matched: boolean;
+  /** `selected` or `cancelled`: what the agent was told. */
+  outcome?: string;
+  optionId?: string;
+  kind?: string;
+}
+
 interface Turn {
   turnId: string;
   call: CallLike;
@@ -132,7 +143,7 @@ export class AcpSession {
       } catch (error) {
         // The agent no longer has that session (it answered, with an error): start a new one, and say so.
         if (!ANSWERED.has(error as Error)) throw error;
-        request.emit({ kind: 'session.resume-failed', data: { cursor: resumeCursor, method: how, error: messageOf(error) } });
+        emitTo(request, { kind: 'session.resume-failed', data: { cursor: resumeCursor, method: how, error: messageOf(error) } });
       }
     }
     if (opened === undefined) {
@@ -141,7 +152,7 @@ export class AcpSession {
       opened = { how: 'new', modes: answer.modes };
     }
     const mode = await this.#applyMode(request, runtimeMode, opened.modes);
-    request.emit({
+    emitTo(request, {
       kind: 'session.started',
       data: { acpSessionId: this.#acpSessionId, opened: opened.how, mode, runtimeMode, agentInfo: init.agentInfo ?? null, agentCapabilities: init.agentCapabilities ?? {} },
     });
@@ -155,11 +166,14 @@ export class AcpSession {
     const abandon = () => this.#cancel(turn);
     call.signal.addEventListener('abort', abandon, { once: true });
     try {
+      emitTo(call, { kind: 'turn.started', turnId: turn.turnId });
       const prompt = this.#connection.agent.request('session/prompt', { sessionId: this.#acpSessionId, prompt: [{ type: 'text', text: input }] });
       this.#lastPrompt = prompt.catch(() => {});
       const answer = await this.#request(call, 'session/prompt', () => prompt);
+      const status = turnStatus(answer.stopReason);
+      emitTo(call, { kind: 'turn.completed', turnId: turn.turnId, data: { status, stopReason: answer.stopReason } });
       const output: TurnResult['output'] = { stopReason: answer.stopReason, text: turn.text, ...(turn.truncated ? { textTruncated: true as const } : {}) };
-      return { turnId: turn.turnId, status: turnStatus(answer.stopReason), cursor: this.#acpSessionId, output };
+      return { turnId: turn.turnId, status, cursor: this.#acpSessionId, output };
     } finally {
       call.signal.removeEventListener('abort', abandon);
       this.#endTurn(turn);
@@ -173,16 +187,18 @@ export class AcpSession {
     return true;
   }
 
-  /** Answers a pending permission request with the option `decision` maps to (see acp-mapping.ts). */
-  respond(requestId: string, decision: string): { requestId: string; outcome: string; optionId?: string; kind?: string } {
+  /**
+   * Answers a pending permission request with the option `decision` maps to (see acp-mapping.ts).
+   * `matched` is false when no request by that id is pending (answered already, or its turn ended).
+   * @throws ProviderError when the decision allows and the agent offered no option it may take.
+   */
+  respond(requestId: string, decision: string): ApprovalAnswer {
     const pending = this.#approvals.get(requestId);
-    if (pending === undefined) {
-      throw new ProviderError({ operation: 'approval', detail: `no pending permission request ${JSON.stringify(requestId)} in this session` });
-    }
+    if (pending === undefined) return { requestId, decision, matched: false };
     const pick = pickOption(decision, pending.options);
     if (!pick.ok) throw new ProviderError({ operation: 'approval', detail: pick.detail });
     this.#answer(requestId, pick.outcome);
-    return { requestId, outcome: pick.outcome.outcome, ...(pick.option ? { optionId: pick.option.optionId, kind: pick.option.kind } : {}) };
+    return { requestId, decision, matched: true, outcome: pick.outcome.outcome, ...(pick.option ? { optionId: pick.option.optionId, kind: pick.option.kind } : {}) };
   }
 
   /** Closes the connection (rejecting what is pending); the process is stopped by its owner. */
@@ -197,7 +213,7 @@ export class AcpSession {
     if (turn === null || notification.sessionId !== this.#acpSessionId) return;
     const { update } = notification;
     if (update.sessionUpdate === 'agent_message_chunk' && update.content.type === 'text') appendText(turn, update.content.text);
-    turn.call.emit({ kind: update.sessionUpdate, turnId: turn.turnId, data: update });
+    emitTo(turn.call, { kind: update.sessionUpdate, turnId: turn.turnId, data: update });
   }
 
   #onPermission(params: RequestPermissionRequest, signal: AbortSignal): Promise<RequestPermissionResponse> {
@@ -215,7 +231,8 @@ export class AcpSession {
       });
       // The agent withdrew it ($/cancel_request), or the connection closed.
       signal.addEventListener('abort', onAbort, { once: true });
-      turn.call.emit({ kind: 'approval.requested', requestId, turnId: turn.turnId, data: { toolCall: params.toolCall, options: params.options } });
+      // Nobody can answer a request nobody heard of: one whose event could not go is cancelled at once.
+      if (!emitTo(turn.call, { kind: 'approval.requested', requestId, turnId: turn.turnId, data: { toolCall: params.toolCall, options: params.options } })) onAbort();
     });
   }
 
@@ -224,7 +241,7 @@ export class AcpSession {
     if (pending === undefined) return;
     this.#approvals.delete(requestId);
     pending.answer(outcome);
-    pending.turn.call.emit({ kind: 'approval.resolved', requestId, turnId: pending.turn.turnId, data: outcome });
+    emitTo(pending.turn.call, { kind: 'approval.resolved', requestId, turnId: pending.turn.turnId, data: outcome });
   }
 
   /** ACP's cancel: the notification, and every pending permission request of the turn answered `cancelled`. */
@@ -295,6 +312,24 @@ function resumeMethod(init: InitializeResponse): 'session/resume' | 'session/loa
   if (init.agentCapabilities?.sessionCapabilities?.resume) return 'session/resume';
   if (init.agentCapabilities?.loadSession) return 'session/load';
   return undefined;
+}
+
+/**
+ * Emits, and says whether the event went: an emit that throws (an event over the thread's byte bound)
+ * must not break the connection handler it runs in. The event is replaced by a small `event.dropped`.
+ */
+function emitTo(call: CallLike, event: ProviderEvent): boolean {
+  try {
+    call.emit(event);
+    return true;
+  } catch (error) {
+    try {
+      call.emit({ kind: 'event.dropped', ...(event.turnId ? { turnId: event.turnId } : {}), data: { kind: event.kind, error: messageOf(error) } });
+    } catch {
+      // Not even that: nothing more to do.
+    }
+    return false;
+  }
 }
 
 function appendText(turn: Turn, text: string): void {
