@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { JetStreamError } from '../../../shared/errors.ts';
 import { INTENT_ID_PATTERN, submissionSchema } from '../../../shared/service/intents.ts';
+import { resolveWorkspaceCwd } from '../../../shared/service/workspace.ts';
 import { sendError } from '../http-errors.ts';
 import { conflictMessage } from '../idempotency.ts';
 import type { Submission } from '../intent-backend.ts';
@@ -22,6 +23,12 @@ export function intentRoutes(app: FastifyInstance, ctx: RouteContext): void {
     async (request, reply) => {
       if (ctx.state() !== 'ready') return sendError(reply, 'ERR_SHUTTING_DOWN', 'the service is not accepting intents');
       const { threadId } = request.params;
+      const body = request.body;
+      if (body.type === 'thread.turn.start' && typeof (body.payload as { cwd?: unknown }).cwd === 'string') {
+        // Checked again in the worker before an agent is spawned; here so that the client hears it at once.
+        const cwd = resolveWorkspaceCwd(ctx.config.workspaceRoot, (body.payload as { cwd: string }).cwd);
+        if (!cwd.ok) return sendError(reply, 'ERR_INVALID_CWD', `invalid payload.cwd: ${cwd.reason}`);
+      }
       const wait = request.query.wait === 'true' || request.query.wait === '1';
       // Listening from the start: a client gone while the submission is under way must still end the wait.
       const gone = new AbortController();
