@@ -212,4 +212,12 @@ describe('the acp provider, on a real agent process', () => {
     const other = await start(dir, { runtimeMode: 'default' });
     expect(other.events[0]).toMatchObject({ data: { mode: 'ask', runtimeMode: 'default' } });
   });
+
+  it('refuses a cwd outside the workspace root before it spawns anything', async () => {
+    make();
+    const outside = realpathSync(mkdtempSync(join(tmpdir(), 'lanepool-acp-outside-')));
+    await expect(provider.startSession({ ...call().call, threadId: 't', runtimeMode: 'default', cwd: outside }))
+      .rejects.toMatchObject({ code: 'ERR_PROVIDER', message: expect.stringContaining('outside the workspace root') });
+    expect(existsSync(join(outside, 'fake-acp.pids'))).toBe(false);
+  });
 });

@@ -10,8 +10,8 @@
  *   false, so the thread's next turn starts a new process and resumes the session from its cursor.
  * Nothing is retried: a failed request fails its intent.
  */
-import { resolve } from 'node:path';
 import { ProviderError } from '../../../shared/errors.ts';
+import { resolveWorkspaceCwd } from '../../../shared/service/workspace.ts';
 import type { AgentSettings, Provider, ProviderSession } from '../../../shared/service/provider.ts';
 import { AgentLauncher, type AgentProcess } from '../agent-process.ts';
 import { AcpSession } from './acp-session.ts';
@@ -43,7 +43,9 @@ export function createAcpProvider(settings: AgentSettings, info: { shard: number
 
   return {
     async startSession({ runtimeMode, resumeCursor, cwd, signal, emit }) {
-      const dir = resolve(settings.workspaceRoot, cwd ?? '.');
+      const checked = resolveWorkspaceCwd(settings.workspaceRoot, cwd);
+      if (!checked.ok) throw new ProviderError({ operation: 'start', detail: checked.reason });
+      const dir = checked.path;
       const process = await launcher.spawn({ cwd: dir, signal });
       const acp = new AcpSession(process);
       try {
