@@ -4,6 +4,7 @@
  *
  *   dispatch    trivial async tasks over 1,000 keys: LanePool vs plain piscina (its best concurrentTasksPerWorker),
  *               LanePool again with a subscriber on the `lanepool:task` tracing channel
+ *   events      handler events (ctx.emit -> onEvent) per second, against the dispatch workload's tasks per second
  *   transfer    a 1 MB ArrayBuffer payload per task: moved with transferList vs copied
  *   in-process  the same workload through the keyed lane queue alone, on the main thread: the ceiling
  *   cpu         1 ms of CPU per task: LanePool (shards = cores) vs per-key queues on the main thread
@@ -27,6 +28,9 @@ import { numberFlag } from './flags.ts';
 const ADD = new URL('./bench/add.mjs', import.meta.url);
 const BURN = new URL('./bench/burn.mjs', import.meta.url);
 const LENGTH = new URL('./bench/length.mjs', import.meta.url);
+const EMIT = new URL('./bench/emit.mjs', import.meta.url);
+/** Events each task of the events benchmark emits: enough that the tasks' own cost is a small share. */
+const EVENTS_PER_TASK = 100;
 const KEYS = 1000;
 const key = (i: number): string => `thread-${i % KEYS}`;
 
@@ -81,6 +85,60 @@ async function dispatch(o: Options): Promise<Row[]> {
     { bench: 'dispatch', design: `lanepool (${shards} shards)`, 'tasks/s': lanes!.tasksPerSecond, 'p50 ms': lanes!.p50Ms, 'p99 ms': lanes!.p99Ms, ratio },
     { bench: 'dispatch', design: `lanepool (${shards} shards), lanepool:task subscribed`, 'tasks/s': traced!.tasksPerSecond, 'p50 ms': traced!.p50Ms, 'p99 ms': traced!.p99Ms, ratio: traced!.tasksPerSecond / best!.result.tasksPerSecond },
     { bench: 'dispatch', design: `piscina (${shards} workers, concurrentTasksPerWorker ${best!.concurrency})`, 'tasks/s': best!.result.tasksPerSecond, 'p50 ms': best!.result.p50Ms, 'p99 ms': best!.result.p99Ms, ratio: 1 },
+  ];
+}
+
+interface EventsResult {
+  eventsPerSecond: number;
+  result: LoopResult;
+}
+
+/**
+ * The dispatch workload again, each task emitting EVENTS_PER_TASK events to an `onEvent` that counts
+ * them: in one loop (`spread` false), or one per event-loop turn.
+ */
+async function lanePoolEvents(o: Options, shards: number, spread: boolean): Promise<EventsResult> {
+  const pool = new LanePool<{ n: number; events: number; yield: boolean }, number, { type: string; text: string; seq: number }>({ handler: EMIT, shards, maxQueued: o.inFlight * 2 });
+  let received = 0;
+  const onEvent = (): void => {
+    received++;
+  };
+  const loop = (durationMs: number) => closedLoop((i) => pool.run(key(i), { n: i, events: EVENTS_PER_TASK, yield: spread }, { onEvent }), { inFlight: o.inFlight, durationMs });
+  await pool.ready();
+  await loop(500); // warm-up
+  received = 0;
+  const result = await loop(o.durationMs);
+  const { eventsDelivered, completed } = pool.stats();
+  await pool.close();
+  // Every task's events arrive before it settles, so the closed loop's window holds all of them.
+  if (received !== result.completed * EVENTS_PER_TASK || eventsDelivered !== completed * EVENTS_PER_TASK) throw new Error(`events: ${received} events for ${result.completed} tasks`);
+  return { eventsPerSecond: result.tasksPerSecond * EVENTS_PER_TASK, result };
+}
+
+/**
+ * Events per second against the dispatch workload's tasks per second, on the same shards in the same
+ * run: the ratio says what one event costs next to one task (above 1: less).
+ */
+async function events(o: Options): Promise<Row[]> {
+  const shards = availableParallelism();
+  // Alternating, twice, each keeping its better run, as dispatch does.
+  const better = (a: EventsResult | undefined, b: EventsResult): EventsResult => (a && a.eventsPerSecond > b.eventsPerSecond ? a : b);
+  let tasks: LoopResult | undefined;
+  let looped: EventsResult | undefined;
+  let spread: EventsResult | undefined;
+  for (let round = 0; round < 2; round++) {
+    const plain = await lanePoolDispatch(o, shards, false);
+    if (!tasks || plain.tasksPerSecond > tasks.tasksPerSecond) tasks = plain;
+    looped = better(looped, await lanePoolEvents(o, shards, false));
+    spread = better(spread, await lanePoolEvents(o, shards, true));
+  }
+  const row = (design: string, r: EventsResult): Row => ({
+    bench: 'events', design, 'per second': r.eventsPerSecond, unit: 'events', 'task p50 ms': r.result.p50Ms, 'task p99 ms': r.result.p99Ms, ratio: r.eventsPerSecond / tasks!.tasksPerSecond,
+  });
+  return [
+    row(`lanepool (${shards} shards), ${EVENTS_PER_TASK} events per task, emitted in a loop`, looped!),
+    row(`lanepool (${shards} shards), ${EVENTS_PER_TASK} events per task, one per event-loop turn`, spread!),
+    { bench: 'events', design: `lanepool (${shards} shards), dispatch (no events)`, 'per second': tasks!.tasksPerSecond, unit: 'tasks', 'task p50 ms': tasks!.p50Ms, 'task p99 ms': tasks!.p99Ms, ratio: 1 },
   ];
 }
 
@@ -211,7 +269,7 @@ async function transfer(o: Options): Promise<Row[]> {
   ];
 }
 
-const BENCHES = { dispatch, transfer, 'in-process': inProcess, cpu, memory, scaling, startup } as const;
+const BENCHES = { dispatch, events, transfer, 'in-process': inProcess, cpu, memory, scaling, startup } as const;
 
 function format(rows: Row[]): string {
   const lines: string[] = [];

@@ -34,6 +34,8 @@ describe('error codes', () => {
       new lanepool.ShardRestartedError({ shard: 1, key: 'k', reason: 'stall', detail: 'no heartbeat' }),
       new lanepool.HandlerLoadError({ handler: 'file:///h.mjs', detail: 'missing' }),
       new lanepool.DataCloneError({ key: 'k', what: 'result', detail: 'function' }),
+      new lanepool.DataCloneError({ key: 'k', what: 'event', detail: 'function' }),
+      new lanepool.EventTooLargeError({ key: 'k', bytes: 2048, max: 1024 }),
       new lanepool.NoSessionError({ key: 'k', intent: 'thread.turn.interrupt' }),
       new lanepool.ProviderError({ operation: 'start', detail: 'simulated failure' }),
       new lanepool.ProviderExitedError({ operation: 'turn', pid: 42, exitCode: 1, exitSignal: null, stderr: 'boom' }),

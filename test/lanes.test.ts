@@ -119,4 +119,28 @@ describe('Lanes (in-process)', () => {
     while (settled.length < 100_000) await tick();
     expect(lanes.stats()).toEqual({ lanes: 0, queued: 0, running: 0, abandoned: 0 });
   });
+
+  it('forwards emits only while the task runs, so none follows its settlement', async () => {
+    const log: string[] = [];
+    const emits: ((event: unknown) => void)[] = [];
+    const lanes = new Lanes(((payload: { id: number }, ctx) => {
+      const { emit } = ctx;
+      emits.push(emit);
+      emit(`${payload.id}:a`);
+      return new Promise(() => {}); // hangs: released by its deadline below
+    }) as Handler, {
+      settled: (t, o) => log.push(`settled ${t.id} ${o.kind}`),
+      event: (t, event) => {
+        if (event === 'refuse') throw new TypeError('refused');
+        log.push(`event ${String(event)}`);
+      },
+      eventDropped: (t) => log.push(`dropped ${t.id}`),
+    });
+    lanes.push({ id: 1, key: 'k', payload: { id: 1 }, timeoutMs: 0, control: false });
+    expect(() => emits[0]!('refuse')).toThrow(TypeError); // what the hook throws reaches the handler
+    emits[0]!('1:b');
+    lanes.abort(1, 'stop');
+    emits[0]!('1:late');
+    expect(log).toEqual(['event 1:a', 'event 1:b', 'settled 1 cancelled', 'dropped 1']);
+  });
 });

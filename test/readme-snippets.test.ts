@@ -22,7 +22,7 @@ describe('the README API snippets', () => {
 
   it('has one per item', () => {
     expect(snippets.map((s) => s.title)).toEqual([
-      'Disposal', 'Tracing with `diagnostics_channel`', 'Abort semantics', 'Types from the handler', 'Timing in `stats()`', 'Transfer', 'Per-key drain', 'Events',
+      'Disposal', 'Tracing with `diagnostics_channel`', 'Abort semantics', 'Types from the handler', 'Timing in `stats()`', 'Transfer', 'Handler events', 'Per-key drain', 'Events',
     ]);
   });
 

@@ -317,13 +317,11 @@ export class Shard {
         case 'event': {
           // The event rule (protocol.ts's header): a task's events come before its `ok` or `err` in
           // this same loop, so a task still in the table has not settled, and onEvent runs first.
-          this.#events++;
+          const { events } = message;
+          this.#events += events.length;
           const task = this.#tasks.get(message.id);
-          if (task === undefined) this.#eventsDropped++; // settled here first (cancelled, restarted)
-          else if (task.onEvent !== undefined) {
-            this.#eventsDelivered++;
-            notifyEvent(task.onEvent, message.event);
-          }
+          if (task === undefined) this.#eventsDropped += events.length; // settled here first (cancelled, restarted)
+          else if (task.onEvent !== undefined) this.#deliver(task, events);
           break;
         }
         case 'dropped':
@@ -352,6 +350,22 @@ export class Shard {
         case 'ready':
           break; // ShardWorker's: it has already moved to `ready` and told us (events.ready).
       }
+    }
+  }
+
+  /**
+   * Hands a task's events to its onEvent, one by one. The callback may settle the task itself
+   * (`cancel(key)` from inside it): the events after that are dropped, as any arriving late are.
+   */
+  #deliver(task: PendingTask, events: unknown[]): void {
+    const onEvent = task.onEvent!;
+    for (let i = 0; i < events.length; i++) {
+      if (i > 0 && !this.#tasks.has(task.id)) {
+        this.#eventsDropped += events.length - i;
+        return;
+      }
+      this.#eventsDelivered++;
+      notifyEvent(onEvent, events[i]);
     }
   }
 

@@ -40,6 +40,14 @@ export class Outbox<M> {
     }
   }
 
+  /**
+   * The message queued last, while it has not been sent: a sender may still add to it (it is cloned
+   * only when the batch posts) and keep the order exactly as if it had pushed a message of its own.
+   */
+  last(): M | undefined {
+    return this.#pending[this.#pending.length - 1];
+  }
+
   /** Sends everything queued now. Safe to call at any time. */
   flush(): void {
     this.#scheduled = false;

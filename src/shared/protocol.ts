@@ -147,13 +147,16 @@ export interface ErrMessage {
 }
 
 /**
- * The running task's handler called `ctx.emit(event)`. `event` is a structured-clone snapshot taken
- * at the call, so later changes to the handler's object do not show. See the event rule above.
+ * The running task's handler called `ctx.emit(event)`, once for each of `events`, in that order: the
+ * worker adds a task's events to its last message while nothing else was queued after it, so a
+ * handler emitting in a loop costs one message per batch, not one per event. Each event is a
+ * structured-clone snapshot taken at the call, so later changes to the handler's object do not
+ * show. See the event rule above.
  */
 export interface EventMessage {
   t: 'event';
   id: number;
-  event: unknown;
+  events: unknown[];
 }
 
 /** This many more events were emitted after their task had settled, and dropped in the worker. */

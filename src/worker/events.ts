@@ -36,7 +36,12 @@ export class EventSender {
       throw new DataCloneError({ key: task.key, what: 'event', detail: messageOf(error) });
     }
     if (bytes > this.#maxBytes) throw new EventTooLargeError({ key: task.key, bytes, max: this.#maxBytes });
-    this.#outbox.push({ t: 'event', id: task.id, event: snapshot(task.key, event) });
+    const copy = snapshot(task.key, event);
+    // Onto the task's own event message while it is still the last one queued: nothing queued
+    // since, so the order is exactly that of a message of its own (the event rule holds as it is).
+    const last = this.#outbox.last();
+    if (last !== undefined && last.t === 'event' && last.id === task.id) last.events.push(copy);
+    else this.#outbox.push({ t: 'event', id: task.id, events: [copy] });
   }
 
   /** An emit after its task settled: counted, and reported once per batch however many there were. */

@@ -95,7 +95,7 @@ describe('Coordinator lease timing', () => {
     const deps: Omit<PartitionDeps, 'onBroken' | 'fence'> = {
       js, jsm, topo: topology('T', 2), settings: { ackWaitMs: 30_000, maxAckPending: 10 },
       dispatcher: {} as Dispatcher, store: {} as PartitionDeps['store'], instance: 'me', shardOf: () => 0,
-      log: quiet, counters: { skipped: 0, rerun: 0, poison: 0, staleRefused: 0 },
+      log: quiet, counters: { skipped: 0, rerun: 0, poison: 0, staleRefused: 0 }, eventSink: () => ({ append() {} }),
     };
     return new Coordinator({ leases, partitions: 2, fixed: undefined, leaseTtlMs, handoffTimeoutMs: 0, deps, log: quiet });
   }

@@ -14,6 +14,7 @@ import type { IntentBackend, Submission, SubmitResult } from '../service/intent-
 import type { IntentRecord } from '../service/records.ts';
 import type { Subscriber, ThreadEvents } from '../service/thread-events.ts';
 import { Coordinator } from './coordinator.ts';
+import { EventFeed, ensureEventStream, partitionEventSink, type EventStreamLimits } from './event-feed.ts';
 import { IntentStore } from './intent-store.ts';
 import { Leases } from './leases.ts';
 import { jetStreamCall } from './nats-errors.ts';
@@ -34,11 +35,13 @@ export interface JetStreamSettings {
   handoffTimeoutMs: number;
   /** How long intent records (status, results, the completed-intent check) are kept. */
   retentionMs: number;
+  /** The thread events stream's limits (event-feed.ts). */
+  events: EventStreamLimits;
 }
 
 export interface JetStreamParts {
   dispatcher: Dispatcher;
-  /** Where the dispatcher publishes the records it settles here; `subscribe` reads them. */
+  /** This instance's thread event buffers: the feed fills them from NATS, `subscribe` reads them. */
   events: ThreadEvents;
   shardOf(threadId: string): number;
   log: PartitionLog & { error(data: object, message: string): void };
@@ -61,6 +64,7 @@ export class JetStreamMode implements IntentBackend {
   readonly #coordinator: Coordinator;
   readonly #log: JetStreamParts['log'];
   readonly #events: ThreadEvents;
+  readonly #feed: EventFeed;
   /** Fires at stop, ending every `whenSettled` wait. */
   readonly #stopping = new AbortController();
   /** Follows the client's status events: `nc.info` keeps the last server's info while reconnecting. */
@@ -68,7 +72,7 @@ export class JetStreamMode implements IntentBackend {
 
   private constructor(parts: {
     settings: JetStreamSettings; nc: NatsConnection; topo: Topology; store: IntentStore; leases: Leases;
-    coordinator: Coordinator; counters: PartitionCounters; log: JetStreamParts['log']; events: ThreadEvents;
+    coordinator: Coordinator; counters: PartitionCounters; log: JetStreamParts['log']; events: ThreadEvents; feed: EventFeed;
   }) {
     this.settings = parts.settings;
     this.counters = parts.counters;
@@ -79,6 +83,7 @@ export class JetStreamMode implements IntentBackend {
     this.#coordinator = parts.coordinator;
     this.#log = parts.log;
     this.#events = parts.events;
+    this.#feed = parts.feed;
     void this.#followStatus();
   }
 
@@ -100,6 +105,9 @@ export class JetStreamMode implements IntentBackend {
       const jsm = await jetStreamCall('connect', () => nc.jetstreamManager());
       const js: JetStreamClient = nc.jetstream();
       await ensureStream(jsm, topo);
+      await ensureEventStream(jsm, topo, settings.events);
+      // Reading before consuming any partition, so this instance's own first events reach its buffers too.
+      const feed = await EventFeed.start(js, jsm, topo, parts.events, parts.log);
       const store = await IntentStore.open(js, topo, settings.retentionMs, parts.log);
       const leases = await Leases.open(js, topo, settings.leaseTtlMs, settings.instanceId);
       const counters: PartitionCounters = { skipped: 0, rerun: 0, poison: 0, staleRefused: 0 };
@@ -116,10 +124,11 @@ export class JetStreamMode implements IntentBackend {
           dispatcher: parts.dispatcher,
           instance: settings.instanceId,
           shardOf: parts.shardOf,
+          eventSink: (p, fence) => partitionEventSink(nc, topo, p, fence),
         },
       });
       await coordinator.ready();
-      return new JetStreamMode({ settings, nc, topo, store, leases, coordinator, counters, log: parts.log, events: parts.events });
+      return new JetStreamMode({ settings, nc, topo, store, leases, coordinator, counters, log: parts.log, events: parts.events, feed });
     } catch (error) {
       await nc.close().catch(() => {});
       throw error;
@@ -147,7 +156,7 @@ export class JetStreamMode implements IntentBackend {
     return this.#store.whenSettled(record.intentId, AbortSignal.any([signal, this.#stopping.signal]));
   }
 
-  /** Only the intents that run on this instance: those of the partitions it holds. */
+  /** Every thread's events, wherever its intents run: the feed brings them from the events stream. */
   subscribe(threadId: string, subscriber: Subscriber, sinceId?: number): () => void {
     return this.#events.subscribe(threadId, subscriber, sinceId);
   }
@@ -199,6 +208,7 @@ export class JetStreamMode implements IntentBackend {
     const ttl = this.settings.leaseTtlMs;
     const onTime = (await within(this.#coordinator.quiesce(), ttl)) && (await within(this.#coordinator.handOverAll(graceMs), graceMs + ttl));
     this.#stopping.abort();
+    this.#feed.stop();
     if (onTime) {
       await this.#nc.drain().catch(() => {});
       return;

@@ -24,6 +24,7 @@
  */
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 'nats';
 import type { Dispatcher } from '../service/dispatcher.ts';
+import type { ThreadEventSink } from '../service/thread-events.ts';
 import { RECORD_ERRORS, failedOutcome, isSettled, type IntentRecord } from '../service/records.ts';
 import { DeliveryOrder, type Known } from './delivery-order.ts';
 import type { Fence, PartitionCounters, PartitionLog } from './hold.ts';
@@ -45,6 +46,8 @@ export interface PartitionDeps {
   log: PartitionLog;
   counters: PartitionCounters;
   fence: Fence;
+  /** Where the thread events of this hold's runs go (event-feed.ts: published while the fence holds). */
+  eventSink(partition: number, fence: Fence): ThreadEventSink;
   /** The consumer stopped by itself (or delivery failed): the partition must be released and taken again. */
   onBroken(error: unknown): void;
 }
@@ -82,10 +85,12 @@ export class OwnedPartition {
   /** While releasing: ends the wait for running intents early (a lost lease cannot wait). */
   #cutShort: (() => void) | undefined;
   readonly #writer: RecordWriter;
+  readonly #events: ThreadEventSink;
 
   constructor(p: number, deps: PartitionDeps) {
     this.p = p;
     this.#deps = deps;
+    this.#events = deps.eventSink(p, deps.fence);
     this.#pipeline = new DeliveryOrder({
       open: () => this.#state === 'consuming',
       admit: (msg, body, known) => this.#admit(msg, body, known),
@@ -266,6 +271,8 @@ export class OwnedPartition {
           return false;
         },
         onSettled: (record) => this.#finish(item, record),
+        // Its settlement as the bucket stores it (with partition, instance, attempt), as GET /v1/intents answers it.
+        events: { append: (threadId, event) => this.#events.append(threadId, event.event === 'intent' ? { event: 'intent', data: this.#writer.placed(item, event.data) } : event) },
       });
     } catch (error) {
       this.#drop(item);
@@ -295,10 +302,12 @@ export class OwnedPartition {
       case 'refused': {
         // The pool cannot take it (closed, or its handler does not load). It was accepted already,
         // so it fails visibly instead of waiting forever.
-        this.#finish(item, {
+        const record: IntentRecord = {
           intentId: body.intentId, threadId: body.threadId, type: body.type, shard: this.#deps.shardOf(body.threadId),
           submittedAt: storedAt, settledAt: new Date().toISOString(), ...failedOutcome(result.error, RECORD_ERRORS.internal),
-        });
+        };
+        this.#events.append(body.threadId, { event: 'intent', data: this.#writer.placed(item, record) });
+        this.#finish(item, record);
       }
     }
   }

@@ -56,10 +56,15 @@ export class RecordWriter {
     this.#abandoned = true;
   }
 
+  /** The dispatcher's `record` placed in this partition and hold: what the bucket stores (and a thread's events stream shows). */
+  placed(state: RecordState, record: IntentRecord): StoredIntent {
+    const { partition, instance, fence } = this.#deps;
+    return { ...record, partition, submittedAt: state.storedAt, attempt: state.attempt, instance, lease: fence.token };
+  }
+
   /** Writes the dispatcher's `record`, placed in this partition and hold, after the intent's earlier writes. */
   write(state: RecordState, record: IntentRecord): Promise<WriteOutcome> {
-    const { partition, instance, fence } = this.#deps;
-    const stored: StoredIntent = { ...record, partition, submittedAt: state.storedAt, attempt: state.attempt, instance, lease: fence.token };
+    const stored = this.placed(state, record);
     const done = state.writes.then(() => this.#writeNow(state, stored));
     state.writes = done;
     return done;

@@ -89,6 +89,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
         maxAckPending: config.maxAckPending,
         handoffTimeoutMs: config.handoffTimeoutMs,
         retentionMs: config.recordsMaxAgeMs,
+        events: { maxAgeMs: config.eventsMaxAgeMs, maxBytes: config.eventsMaxBytes },
       }, { dispatcher, events, shardOf: (threadId) => pool.shardOf(threadId), log: app.log });
     } catch (error) {
       await pool.close({ force: true });
