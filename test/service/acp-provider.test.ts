@@ -204,6 +204,15 @@ describe('the acp provider, on a real agent process', () => {
     expect(lost.session.cursor).not.toBe('fake-gone-1');
   });
 
+  it('prefers session/resume, which replays nothing, when the agent advertises it', async () => {
+    make();
+    const dir = workdir({ resume: true, loadSession: true });
+    const first = await start(dir);
+    await provider.stopSession(first.session, call().call);
+    const again = await start(dir, { resumeCursor: first.session.cursor! });
+    expect(again.events).toEqual([expect.objectContaining({ kind: 'session.started', data: expect.objectContaining({ opened: 'resume', acpSessionId: first.session.cursor }) })]);
+  });
+
   it('maps the runtime mode onto a mode the agent offers, and leaves the agent\'s mode when it offers none by that name', async () => {
     make();
     const dir = workdir({ modes: ['ask', 'accept-edits'] });
