@@ -34,7 +34,15 @@ export interface LoadTestOptions extends PlanOptions {
   reference: boolean;
   repeats: number;
   progress: boolean;
+  /**
+   * `codex`: every session is a fake Codex app-server process and a hung start is a hung
+   * `initialize` (lanes and global only); each stop then waits for the hung thread's process to go.
+   */
+  provider?: 'simulator' | 'codex';
 }
+
+/** The designs that can run on fake Codex processes. */
+export const CODEX_MODES: readonly Mode[] = ['global', 'lanes'];
 
 export async function runLoadTest(options: LoadTestOptions, log: (line: string) => void = () => {}): Promise<ModeResult[]> {
   const results: ModeResult[] = [];
@@ -58,7 +66,8 @@ export async function runLoadTest(options: LoadTestOptions, log: (line: string) 
     const result = await runMode(target, plan, hung, {
       concurrency: options.concurrency,
       budgetMs: options.budgetMs,
-      stopTimeoutMs: 1_000,
+      // With codex the stop's latency (up to its process gone) is the figure: give it room to be measured.
+      stopTimeoutMs: options.provider === 'codex' ? 10_000 : 1_000,
       onProgress: (done, total, elapsed) => {
         if (!options.progress || !reporting) return;
         if (process.stdout.isTTY) {
@@ -73,10 +82,19 @@ export async function runLoadTest(options: LoadTestOptions, log: (line: string) 
     reporting = false;
     if (options.progress && process.stdout.isTTY) process.stdout.write('\n');
     await target.close();
-    log(`  ${result.finished ? 'finished' : 'blocked'} in ${(result.elapsedMs / 1000).toFixed(1)} s: ${result.healthy.completed} completed, ${result.healthy.blocked} blocked, p99 ${result.latencyMs.p99.toFixed(1)} ms${warmup ? ' (warm-up, not reported)' : ''}`);
+    const orphans = target.orphans?.();
+    if (orphans !== undefined) result.orphans = orphans;
+    const agents = orphans === undefined ? '' : `, slowest stop ${stopText(result)}, ${orphans} agent processes left`;
+    log(`  ${result.finished ? 'finished' : 'blocked'} in ${(result.elapsedMs / 1000).toFixed(1)} s: ${result.healthy.completed} completed, ${result.healthy.blocked} blocked, p99 ${result.latencyMs.p99.toFixed(1)} ms${agents}${warmup ? ' (warm-up, not reported)' : ''}`);
     if (!warmup) results.push(result);
   }
   return results;
+}
+
+/** The slowest stop that worked, and how many did. */
+function stopText(result: ModeResult): string {
+  const { stopMs, count } = result.hungThreads;
+  return `${stopMs.length > 0 ? `${stopMs.at(-1)!.toFixed(0)} ms` : '-'} (${stopMs.length}/${count} stopped)`;
 }
 
 /** The pass with the median healthy p99 among those of a mode and hung fraction. */
@@ -105,10 +123,12 @@ function strip(result: ModeResult): Omit<ModeResult, 'latencies' | 'completedAtM
 
 function createTarget(mode: Mode, options: LoadTestOptions): Promise<Target> {
   switch (mode) {
-    case 'global': return createGlobal();
+    case 'global': return createGlobal({ codex: options.provider === 'codex' });
     case 'per-thread-main': return createPerThreadMain();
     case 'shard-fifo': return createShardFifo(options.shards);
-    case 'lanes': return createLanes({ shards: options.shards, ...(options.target ? { target: options.target } : {}), ...(options.token ? { token: options.token } : {}) });
+    case 'lanes': return createLanes({
+      shards: options.shards, codex: options.provider === 'codex', ...(options.target ? { target: options.target } : {}), ...(options.token ? { token: options.token } : {}),
+    });
   }
 }
 
@@ -122,6 +142,8 @@ const HELP = `Usage: npm run loadtest -- [flags]
   --shards N               worker threads for shard-fifo and lanes [cores]
   --concurrency N          threads submitting at once [50]
   --mode M                 global | per-thread-main | shard-fifo | lanes | all [all]
+  --provider P             simulator | codex: with codex, every session is a fake Codex app-server
+                           process and a hung start a hung initialize (modes global and lanes) [simulator]
   --budget-ms MS           time budget per mode; then its unsettled intents count as blocked [8000]
   --target URL             run lanes against a running service instead of starting one
   --token T                bearer token for --target
@@ -134,7 +156,7 @@ function parse(argv: string[]): LoadTestOptions & { json?: string; html?: string
   const { values } = parseArgs({
     args: argv,
     strict: true,
-    options: Object.fromEntries(['threads', 'intents-per-thread', 'hung', 'hang-ms', 'send-cpu-ms', 'shards', 'concurrency', 'mode', 'budget-ms', 'target', 'token', 'json', 'html', 'seed', 'repeats']
+    options: Object.fromEntries(['threads', 'intents-per-thread', 'hung', 'hang-ms', 'send-cpu-ms', 'shards', 'concurrency', 'mode', 'budget-ms', 'target', 'token', 'json', 'html', 'seed', 'repeats', 'provider']
       .map((flag) => [flag, { type: 'string' as const }]).concat([['help', { type: 'boolean' as const }]] as never)),
   }) as { values: Record<string, string | boolean | undefined> };
   if (values.help) {
@@ -145,6 +167,10 @@ function parse(argv: string[]): LoadTestOptions & { json?: string; html?: string
     numberFlag(flag, values[flag], fallback, { min, max, integer });
   const mode = (values.mode as string | undefined) ?? 'all';
   if (mode !== 'all' && !(MODES as readonly string[]).includes(mode)) throw new Error(`--mode must be one of ${MODES.join(', ')}, all; got ${JSON.stringify(mode)}`);
+  const provider = (values.provider as string | undefined) ?? 'simulator';
+  if (provider !== 'simulator' && provider !== 'codex') throw new Error(`--provider must be simulator or codex; got ${JSON.stringify(provider)}`);
+  if (provider === 'codex' && mode !== 'all' && !CODEX_MODES.includes(mode as Mode)) throw new Error(`--provider codex runs the modes ${CODEX_MODES.join(' and ')}; got --mode ${mode}`);
+  if (provider === 'codex' && values.target) throw new Error('--provider codex starts its own service: it cannot use --target');
   const hangText = values['hang-ms'];
   return {
     threads: num('threads', 200, 1, 100_000),
@@ -156,7 +182,8 @@ function parse(argv: string[]): LoadTestOptions & { json?: string; html?: string
     concurrency: num('concurrency', 50, 1, 100_000),
     budgetMs: num('budget-ms', 8_000, 100, 3_600_000),
     seed: num('seed', 1, 0, 2 ** 32 - 1),
-    modes: mode === 'all' ? [...MODES] : [mode as Mode],
+    modes: mode !== 'all' ? [mode as Mode] : provider === 'codex' ? [...CODEX_MODES] : [...MODES],
+    provider,
     reference: true,
     repeats: num('repeats', 1, 1, 50),
     progress: true,
@@ -184,6 +211,9 @@ async function main(): Promise<void> {
   if (hungRun && reference) {
     const passes = all.filter((r) => r.mode === 'lanes').length;
     console.log(`lanes healthy p99 with ${Math.round(hungRun.hung * 100)}% hung / with 0% hung: ${(hungRun.latencyMs.p99 / reference.latencyMs.p99).toFixed(2)}x (${passes === 2 ? 'one pass each' : `medians of ${passes / 2} alternating passes each`})`);
+  }
+  if (options.provider === 'codex') {
+    for (const result of results) console.log(`${label(result)}: slowest stop ${stopText(result)}, ${result.orphans ?? '?'} agent processes left at the end`);
   }
   if (options.json) {
     writeFileSync(options.json, `${JSON.stringify({ command, options, summary: results.map(strip), passes: all.map(strip) }, null, 2)}\n`);

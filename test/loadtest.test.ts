@@ -30,3 +30,15 @@ describe('the load test, on a small plan', () => {
     expect(fifo.healthy.blocked).toBeGreaterThan(0);
   });
 });
+
+describe('the load test on fake Codex processes, on a small plan', () => {
+  it('shows lanes stopping every hung start and leaving no agent process, and the global queue blocked', async () => {
+    const plan = { threads: 10, intentsPerThread: 3, hung: 0.2, hangMs: Infinity, sendCpuMs: 0, seed: 7, shards: 2, concurrency: 10, reference: false, repeats: 1, progress: false, provider: 'codex' as const };
+    const [lanes] = await runLoadTest({ ...plan, modes: ['lanes'], budgetMs: 60_000 });
+    expect(lanes).toMatchObject({ healthy: { planned: 24, completed: 24, failed: 0, blocked: 0 }, orderViolations: 0, lost: 0, finished: true, orphans: 0 });
+    expect(lanes!.hungThreads).toMatchObject({ count: 2, stopped: 2, stopMs: [expect.any(Number), expect.any(Number)] });
+
+    const [global] = await runLoadTest({ ...plan, modes: ['global'], budgetMs: 1_000 });
+    expect(global).toMatchObject({ healthy: { completed: 0, blocked: 24 }, hungThreads: { stopped: 0 }, finished: false, orphans: 0 });
+  });
+});

@@ -31,7 +31,10 @@ export interface ModeResult {
   orderViolations: number;
   /** submitted - settled once everything should have settled; null when the mode left work blocked. */
   lost: number | null;
-  hungThreads: { count: number; stopped: number };
+  /** `stopMs`: how long each stop that worked took, from sending it to its success (with codex: to its process gone). */
+  hungThreads: { count: number; stopped: number; stopMs: number[] };
+  /** `--provider codex`: agent processes still running once the mode closed (set by runLoadTest). */
+  orphans?: number;
   finished: boolean;
   elapsedMs: number;
   /** Healthy latencies, sorted, for the report's chart. */
@@ -111,8 +114,14 @@ export async function runMode(target: Target, plan: PlannedThread[], hungFractio
   const stopOk = (outcome: Outcome): void => {
     if (!outcome.ok) throw new Error(`stop refused: ${outcome.code ?? 'no code'}`);
   };
-  const stops = await Promise.all(hungThreads.map((thread) => within(target.stop(prefix + thread.name).then(stopOk), options.stopTimeoutMs)));
+  const stopMs: number[] = [];
+  const stops = await Promise.all(hungThreads.map((thread) => {
+    const sentAt = performance.now();
+    const stop = target.stop(prefix + thread.name).then(stopOk).then(() => void stopMs.push(performance.now() - sentAt));
+    return within(stop, options.stopTimeoutMs);
+  }));
   const stopped = stops.filter(Boolean).length;
+  stopMs.sort((a, b) => a - b);
   lag.disable();
 
   const blocked = healthyPlanned - healthyCompleted - healthyFailed;
@@ -133,7 +142,7 @@ export async function runMode(target: Target, plan: PlannedThread[], hungFractio
     loopLagP99Ms: lag.percentile(99) / 1e6,
     orderViolations,
     lost,
-    hungThreads: { count: hungThreads.length, stopped },
+    hungThreads: { count: hungThreads.length, stopped, stopMs: stopMs.slice(0, stopped) },
     finished,
     elapsedMs,
     latencies,

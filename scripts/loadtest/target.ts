@@ -15,6 +15,8 @@ export interface Target {
   /** Stops the thread's session the way this design can. */
   stop(threadId: string): Promise<Outcome>;
   close(): Promise<void>;
+  /** `--provider codex`: the agent processes still running once `close()` has resolved. */
+  orphans?(): number;
 }
 
 /** Simulator latencies shared by every target, so they differ only in design. */

@@ -4,7 +4,7 @@ import { symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Service } from '../../src/main/service/server.ts';
-import { http, submit, threadsOnSameShard } from './helpers.ts';
+import { http, startTestService, submit, threadsOnSameShard } from './helpers.ts';
 import { eventually, isRunning, pidsIn, startCodexService, workspace } from './codex-helpers.ts';
 
 let service: Service | undefined;
@@ -95,6 +95,11 @@ describe('--provider codex', () => {
     service = await startCodexService(root);
     const reply = await submit(service, 't1', turn('hello', 'ok', { runtimeMode: 'yolo' }), true);
     expect(reply.body).toMatchObject({ status: 'failed', error: { code: 'ERR_PROVIDER', message: expect.stringContaining('default, untrusted, read-only, auto') } });
+  });
+
+  it('refuses to start when the codex program is nowhere, naming --codex-command', async () => {
+    await expect(startTestService({ provider: 'codex', codexCommand: 'no-such-codex-anywhere app-server', workspaceRoot: workspace() }))
+      .rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringMatching(/^invalid --codex-command \(LANEPOOL_CODEX_COMMAND\): .*no-such-codex-anywhere/) });
   });
 
   it('answers 400 ERR_INVALID_CWD naming payload.cwd for a cwd outside --workspace-root, symlinks resolved', async () => {

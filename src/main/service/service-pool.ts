@@ -68,6 +68,7 @@ export async function startServicePool(config: ServiceConfig, agents?: AgentProc
     await pool.ready();
   } catch (error) {
     await pool.close({ force: true });
+    if (error instanceof HandlerLoadError && handlerData.agent !== undefined) throw agentLoadError(config, error);
     throw config.handler && error instanceof HandlerLoadError ? providerLoadError(config.handler, error) : error;
   }
   return pool;
@@ -81,4 +82,10 @@ function providerLoadError(handler: string, error: HandlerLoadError): ConfigErro
   // The pool names its own option; the user of the service knows it as a flag.
   const reason = error.detail.replace(/^init failed: /, '').replace('(loadTimeoutMs)', '(--handler-load-timeout-ms)');
   return new ConfigError({ detail: `invalid --handler (LANEPOOL_HANDLER): ${reason.includes(handler) ? reason : `cannot load ${handler}: ${reason}`}` });
+}
+
+/** A built-in agent provider that did not load (its program is missing): a bad --codex-command or --agent-command. */
+function agentLoadError(config: ServiceConfig, error: HandlerLoadError): ConfigError {
+  const flag = config.provider === 'codex' ? '--codex-command (LANEPOOL_CODEX_COMMAND)' : '--agent-command (LANEPOOL_AGENT_COMMAND)';
+  return new ConfigError({ detail: `invalid ${flag}: ${error.detail.replace(/^init failed: /, '')}` });
 }

@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { ProviderError } from '../../../shared/errors.ts';
 import type { AgentSettings, Provider, ProviderEvent, ProviderSession, TurnStatus } from '../../../shared/service/provider.ts';
 import { resolveWorkspaceCwd } from '../../../shared/service/workspace.ts';
-import { AgentLauncher, type AgentProcess } from '../agent-process.ts';
+import { AgentLauncher, findProgram, type AgentProcess } from '../agent-process.ts';
 import { JsonRpcConnection, RpcError, type RpcId } from './json-rpc.ts';
 
 /**
@@ -43,6 +43,9 @@ const DECISIONS: Readonly<Record<string, string>> = {
 
 const APPROVAL_REQUESTS = new Set(['item/commandExecution/requestApproval', 'item/fileChange/requestApproval']);
 const USER_INPUT_REQUESTS = new Set(['item/tool/requestUserInput']);
+
+/** Who hears a session's notifications between calls: nobody. */
+const NO_LISTENER = (): void => {};
 
 /** Codex's "Server overloaded; retry later." */
 const OVERLOADED = -32001;
@@ -76,6 +79,8 @@ interface CodexSession {
   emit: (event: ProviderEvent) => void;
   turn: RunningTurn | undefined;
   requests: Map<string, PendingRequest>;
+  /** startSession has returned it. */
+  started: boolean;
   stopping: boolean;
 }
 
@@ -90,6 +95,10 @@ class CodexProvider implements Provider {
 
   constructor(settings: AgentSettings, shard: number) {
     this.#settings = settings;
+    // Refused when the worker loads the provider, so that the service does not start without Codex.
+    if (settings.command[0] !== undefined && findProgram(settings.command[0]) === undefined) {
+      throw new ProviderError({ operation: 'load', detail: `cannot find ${JSON.stringify(settings.command[0])} on PATH or in node_modules/.bin (install Codex: npm i -g @openai/codex)` });
+    }
     this.#launcher = new AgentLauncher(settings, shard);
   }
 
@@ -104,7 +113,7 @@ class CodexProvider implements Provider {
     // From here to started(), an abort of the start (Stop, cancel, deadline) stops the process.
     const agent = await this.#launcher.spawn({ cwd: cwd.path, signal });
     const session: CodexSession = {
-      id: randomUUID(), agent, threadId: '', emit: request.emit, turn: undefined, requests: new Map(), stopping: false,
+      id: randomUUID(), agent, threadId: '', emit: request.emit, turn: undefined, requests: new Map(), started: false, stopping: false,
       rpc: undefined as unknown as JsonRpcConnection,
     };
     session.rpc = new JsonRpcConnection(agent.stdout, agent.stdin, {
@@ -112,6 +121,8 @@ class CodexProvider implements Provider {
       request: (id, method, params) => this.#serverRequest(session, id, method, params),
     });
     void agent.exited.then(() => {
+      // Gone for good: isAlive() says so from now on, and the reactor drops the session.
+      this.#sessions.delete(session.id);
       const error = session.stopping ? new ProviderError({ operation: 'turn', detail: 'the session was stopped' }) : agent.exitedError(session.threadId === '' ? 'start' : 'turn');
       session.rpc.close(error);
       session.turn?.fail(error);
@@ -139,7 +150,8 @@ class CodexProvider implements Provider {
       await agent.stop();
       throw signal.aborted ? signal.reason : error;
     }
-    session.emit = () => {};
+    session.emit = NO_LISTENER;
+    session.started = true;
     this.#sessions.set(session.id, session);
     return { sessionId: session.id, cursor: session.threadId };
   }
@@ -181,7 +193,7 @@ class CodexProvider implements Provider {
     } finally {
       signal.removeEventListener('abort', onAbort);
       if (session.turn === turn) session.turn = undefined;
-      session.emit = () => {};
+      session.emit = NO_LISTENER;
     }
   }
 
@@ -251,6 +263,9 @@ class CodexProvider implements Provider {
       turn.id ??= p.turn.id;
       turn.markIdKnown();
     }
+    // Codex sends thread/started just after its thread/start answer: by then the start has returned, and
+    // the event would land in the thread's next turn. The start's result (the cursor) already said it.
+    if (method === 'thread/started' && session.started) return;
     if (method === 'serverRequest/resolved') {
       for (const [requestId, pending] of session.requests) if (pending.id === p.requestId) session.requests.delete(requestId);
     }
