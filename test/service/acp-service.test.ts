@@ -132,3 +132,10 @@ describe('service: --provider acp', () => {
     ]);
   });
 });
+
+describe('service: --provider acp without its agent program', () => {
+  it('refuses to start, naming --agent-command', async () => {
+    await expect(startTestService({ provider: 'acp', agentCommand: 'no-such-acp-agent --stdio', workspaceRoot: root }))
+      .rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringMatching(/--agent-command.*no-such-acp-agent/) });
+  });
+});

@@ -13,7 +13,7 @@
 import { ProviderError } from '../../../shared/errors.ts';
 import { resolveWorkspaceCwd } from '../../../shared/service/workspace.ts';
 import type { AgentSettings, Provider, ProviderSession } from '../../../shared/service/provider.ts';
-import { AgentLauncher, type AgentProcess } from '../agent-process.ts';
+import { AgentLauncher, findProgram, type AgentProcess } from '../agent-process.ts';
 import { AcpSession } from './acp-session.ts';
 
 /** One live session: the process and the ACP connection in it. */
@@ -23,6 +23,10 @@ interface Live {
 }
 
 export function createAcpProvider(settings: AgentSettings, info: { shard: number }): Provider {
+  // Refused when the worker loads the provider, so that the service does not start without its agent.
+  if (settings.command[0] !== undefined && findProgram(settings.command[0]) === undefined) {
+    throw new ProviderError({ operation: 'load', detail: `cannot find ${JSON.stringify(settings.command[0])} on PATH or in node_modules/.bin` });
+  }
   const launcher = new AgentLauncher(settings, info.shard);
   /** By lanepool session id, which is the ACP session id made unique in this worker. */
   const live = new Map<string, Live>();
