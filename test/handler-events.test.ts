@@ -134,6 +134,22 @@ describe('handler events', () => {
     }
   });
 
+  it('after an onEvent that cancels its own task are dropped, even from the same batch', async () => {
+    const before = pool.stats().eventsDropped;
+    const events: unknown[] = [];
+    // Five events emitted in one turn arrive together; the first one's callback cancels the task.
+    const run = outcome(pool.run('self-cancel', { op: 'count', count: 5 }, {
+      onEvent: (event) => {
+        events.push(event);
+        pool.cancel('self-cancel');
+      },
+    }));
+    const settled = await run;
+    expect(settled.ok ? undefined : settled.error.code).toBe('ERR_LANE_CANCELLED');
+    expect(events).toEqual([{ seq: 0 }]);
+    expect(pool.stats().eventsDropped - before).toBe(4);
+  });
+
   it('that cannot be cloned make emit throw DataCloneError, and the task goes on', async () => {
     const { settled, events } = await collect(pool, 'refused', { op: 'refused' });
     const refused = { name: 'DataCloneError', code: 'ERR_DATA_CLONE', what: 'event', isLanePool: true };

@@ -9,7 +9,10 @@
  * - `ascii`: a turn start whose input is one Latin-1 string (one heap byte per body byte);
  * - `wide`: the same with one character outside Latin-1, so V8 stores the string two bytes per character;
  * - `keys`: a user-input response whose answers object has one small field per ~14 bytes of body,
- *   which V8 keeps as a hash table at several heap bytes per body byte.
+ *   which V8 keeps as a hash table at several heap bytes per body byte. Answers are control intents
+ *   (they run beside the turn that waits for them), so for them each thread has a live session and
+ *   a turn that hangs instead of a hung start, and the simulator takes a minute per answer
+ *   (`--sim-send-ms`): the answers pile up running, counted by their own byte budget (answer-bytes.ts).
  */
 import { request } from 'undici';
 import { startInstance } from '../jetstream/instances.ts';
@@ -65,7 +68,9 @@ interface Reply {
 
 export async function runMemoryBound(options: MemoryBoundOptions): Promise<MemoryBoundReport> {
   const started = performance.now();
-  const instance = await startInstance('memory-bound', ['--shards', '1', ...(options.flags ?? [])], {
+  const shape = options.shape ?? 'ascii';
+  const slowAnswers = shape === 'keys' ? ['--sim-send-ms', '60000'] : [];
+  const instance = await startInstance('memory-bound', ['--shards', '1', ...slowAnswers, ...(options.flags ?? [])], {
     NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=${options.heapMb}`.trim(),
   });
   const listening = instance.log().split('\n').find((line) => line.includes('lanepool service listening'));
@@ -84,10 +89,14 @@ export async function runMemoryBound(options: MemoryBoundOptions): Promise<Memor
   try {
     const threads = Array.from({ length: options.threads }, (_, i) => `memory-${i}`);
     for (const thread of threads) {
-      const hung = await call('POST', `/v1/threads/${thread}/intents`, { type: 'thread.turn.start', payload: { input: 'hang', simulate: { startHangMs: 'forever' } } });
+      if (shape === 'keys') {
+        const session = await call('POST', `/v1/threads/${thread}/intents?wait=true`, { type: 'thread.turn.start', payload: { input: 'start', simulate: { turnHangMs: 0 } } });
+        if (session.body?.status !== 'completed') throw new Error(`the first turn on ${thread} got ${session.status} ${session.body?.status}`);
+      }
+      const simulate = shape === 'keys' ? { turnHangMs: 'forever' } : { startHangMs: 'forever' };
+      const hung = await call('POST', `/v1/threads/${thread}/intents`, { type: 'thread.turn.start', payload: { input: 'hang', simulate } });
       if (hung.status !== 202) throw new Error(`the hung start on ${thread} got ${hung.status}`);
     }
-    const shape = options.shape ?? 'ascii';
     const submission = submissionOf(shape, options.inputChars);
     const intentBytes = Buffer.byteLength(JSON.stringify(submission));
     const accepted: string[] = [];
@@ -120,7 +129,7 @@ export async function runMemoryBound(options: MemoryBoundOptions): Promise<Memor
         const record = await call('GET', `/v1/intents/${intentId}`);
         if (record.status === 200 && !['queued', 'running'].includes(record.body?.status ?? '')) settledAfterStop++;
       }
-      const fresh = await call('POST', `/v1/threads/${threads[0]}/intents?wait=true`, { type: 'thread.turn.start', payload: { input: 'after' } });
+      const fresh = await call('POST', `/v1/threads/${threads[0]}/intents?wait=true`, { type: 'thread.turn.start', payload: { input: 'after', simulate: { turnHangMs: 0 } } });
       usableAfter = fresh.status === 200 && fresh.body?.status === 'completed';
     }
     return {

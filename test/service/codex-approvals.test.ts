@@ -1,7 +1,7 @@
 /**
- * The codex provider's approvals and user-input requests, driven directly (not over HTTP: the event
- * stream that carries `approval.requested` to a client is branch svc-events'), against a real
- * fake-codex process.
+ * The codex provider's approvals and user-input requests, driven directly against a real fake-codex
+ * process: every decision, the user-input shape, the event kinds. The HTTP round trip (events stream,
+ * then thread.approval.respond) is in codex-provider.test.ts.
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Service } from '../../src/main/service/server.ts';
 import { http, startTestService, submit, threadsOnSameShard } from './helpers.ts';
 import { eventually, isRunning, pidsIn, startCodexService, workspace } from './codex-helpers.ts';
+import { openEvents, settlementOf } from './sse-client.ts';
 
 let service: Service | undefined;
 afterEach(async () => {
@@ -27,6 +28,22 @@ describe('--provider codex', () => {
     const second = await submit(service, 't1', turn('hello', 'ok'), true);
     expect(second.body.result).toMatchObject({ sessionId: first.body.result.sessionId, cursor: first.body.result.cursor, output: { text: 'echo: hello' } });
     expect(pidsIn(join(root, 'ok'))).toHaveLength(1);
+  });
+
+  it('streams a turn\'s Codex events over GET /v1/threads/:id/events and takes an approval answer over HTTP', async () => {
+    const root = workspace({ ok: {} });
+    service = await startCodexService(root);
+    const events = await openEvents(service, 'approve');
+    await submit(service, 'approve', { ...turn('approval', 'ok'), intentId: 'codex-approve-turn' });
+    const asked = await events.waitFor((frame) => frame.event === 'provider' && frame.data.kind === 'approval.requested', 'the approval request');
+    expect(asked.data).toMatchObject({ intentId: 'codex-approve-turn', turnId: 'turn_1', data: { method: 'item/commandExecution/requestApproval' } });
+    const answer = await submit(service, 'approve', { type: 'thread.approval.respond', payload: { requestId: asked.data.requestId, decision: 'accept-for-session' } }, true);
+    expect(answer.body).toMatchObject({ status: 'completed', result: { decision: 'acceptForSession' } });
+    const settled = await events.waitFor(settlementOf('codex-approve-turn'), 'the turn\'s settlement');
+    expect(settled.data).toMatchObject({ status: 'completed', result: { status: 'completed' } });
+    const completed = events.frames.find((frame) => frame.data.kind === 'item.completed' && frame.data.data?.item?.type === 'commandExecution');
+    expect(completed?.data.data.item).toMatchObject({ status: 'completed', decision: 'acceptForSession' });
+    events.close();
   });
 
   it('contains a hung start to its thread: the other threads of its shard complete, and Stop kills its process', async () => {

@@ -7,5 +7,6 @@ const { default: reactor, init } = await import('../../../src/worker/service/rea
 await init({ simulator: workerData.simulator, sessions: workerData.sessions }, { shard: workerData.shard });
 
 export default function run({ threadId, task }) {
-  return reactor(task, { key: threadId, shard: workerData.shard, signal: new AbortController().signal });
+  // The whole HandlerContext: the reactor hands `emit` to the provider, and the simulator emits on every turn.
+  return reactor(task, { key: threadId, shard: workerData.shard, attempt: 1, signal: new AbortController().signal, transfer: () => {}, emit: () => {} });
 }

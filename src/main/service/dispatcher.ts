@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { estimateBytes } from '../../shared/payload-size.ts';
 import { createStartGate, openStartGate } from '../../shared/start-gate.ts';
 import type { LanePool } from '../pool.ts';
-import { CONTROL_INTENTS, type GatedIntent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/service/intents.ts';
+import { ANSWER_INTENTS, CONTROL_INTENTS, type GatedIntent, type IntentType, type ReactorTask, type ThreadView } from '../../shared/service/intents.ts';
+import { AnswerBytes } from './answer-bytes.ts';
 import { reuseOf } from './idempotency.ts';
 import type { Submission, SubmitResult } from './intent-backend.ts';
 import { startIntentSpan, type IntentSpan } from './intent-span.ts';
@@ -74,8 +75,14 @@ export class Dispatcher {
   readonly #events: ThreadEventSink;
   readonly #metrics: ServiceMetrics;
   readonly #active = new Map<string, Set<IntentRecord>>();
+  readonly #answers: AnswerBytes;
 
-  constructor(pool: LanePool<ReactorTask, unknown>, records: IntentRecords, events: ThreadEventSink, metrics: ServiceMetrics) {
+  /** `answerBytes`: the answers' own byte budget (answer-bytes.ts), the service's byte bounds. @default unbounded */
+  constructor(
+    pool: LanePool<ReactorTask, unknown>, records: IntentRecords, events: ThreadEventSink, metrics: ServiceMetrics,
+    answerBytes = { maxBytes: Number.MAX_SAFE_INTEGER, maxBytesPerThread: Number.MAX_SAFE_INTEGER },
+  ) {
+    this.#answers = new AnswerBytes(answerBytes);
     this.#pool = pool;
     this.#records = records;
     this.#events = events;
@@ -98,9 +105,12 @@ export class Dispatcher {
     // itself still be refused (the control allowance is full), the lane is released all the same,
     // which is what a stop is for.
     if (type === 'thread.session.stop') this.#pool.cancel(threadId, 'session stop requested');
-    const bytes = control ? 0 : Math.max(hooks.bytes ?? 0, estimateBytes(payload));
-    const refusal = this.#pool.checkAdmission(threadId, control ? 'control' : 'normal', bytes);
+    // Answers are control tasks, which the pool counts no bytes for; their bytes count here instead.
+    const answer = ANSWER_INTENTS.has(type);
+    const bytes = control && !answer ? 0 : Math.max(hooks.bytes ?? 0, estimateBytes(payload));
+    const refusal = this.#pool.checkAdmission(threadId, control ? 'control' : 'normal', bytes) ?? (answer ? this.#answers.check(threadId, bytes) : undefined);
     if (refusal !== undefined) return { kind: 'refused', error: refusal };
+    const release = answer ? this.#answers.hold(threadId, bytes) : undefined;
 
     const intentId = submission.intentId ?? randomUUID();
     const shard = this.#pool.shardOf(threadId);
@@ -152,7 +162,8 @@ export class Dispatcher {
       .then(
         (result) => this.#settle(record, started, { status: 'completed', result }, hooks, span, flush),
         (error: Error) => this.#settle(record, started, failedOutcome(error, RECORD_ERRORS.handler), hooks, span, flush),
-      );
+      )
+      .finally(release);
     return { kind: 'accepted', record };
   }
 

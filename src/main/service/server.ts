@@ -58,7 +58,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       owned: jetstream.owned().length, inflight: jetstream.inflight(), connected: jetstream.connected ? 1 : 0, ...jetstream.counters, ...jetstream.leaseCounts,
     } } : {}),
   });
-  dispatcher = new Dispatcher(pool, records, events, metrics);
+  dispatcher = new Dispatcher(pool, records, events, metrics, { maxBytes: config.maxQueuedBytes, maxBytesPerThread: config.maxQueuedBytesPerThread });
   const app = buildApp(config, streams);
 
   // The channel is process-wide: log only this service's pool.

@@ -24,6 +24,7 @@
  * process began). A resume from below `lost` gets a `gap` first: events in (Last-Event-ID, lost] may
  * be missing (may: the thread had none there, perhaps). Only this class moves `lost`.
  */
+import { messageOf } from '../../shared/errors.ts';
 import type { IntentRecord } from './records.ts';
 
 /** The data of an `event: provider` frame: a provider event of one of the thread's intents. */
@@ -134,7 +135,7 @@ export class ThreadEvents implements ThreadEventSink {
     this.#head = id;
     const log = this.#log(threadId);
     const now = this.#clock();
-    const entry: Entry = { id, at: now, frame: `id: ${id}\nevent: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n` };
+    const entry: Entry = { id, at: now, frame: `id: ${id}\nevent: ${event.event}\ndata: ${json(threadId, event.data)}\n\n` };
     log.entries.push(entry);
     log.bytes += entry.frame.length;
     this.#bytes += entry.frame.length;
@@ -272,5 +273,17 @@ export class ThreadEvents implements ThreadEventSink {
       if (newest !== undefined && newest.at > cutoff) return;
       if (log.subscribers.size === 0) this.#evict(log);
     }
+  }
+}
+
+/**
+ * The frame's data. Structured clone carries what JSON cannot (a cycle, a BigInt): such an event
+ * keeps its place and id, with its data replaced by a note saying so.
+ */
+function json(threadId: string, data: unknown): string {
+  try {
+    return JSON.stringify(data);
+  } catch (error) {
+    return JSON.stringify({ threadId, unserializable: messageOf(error) });
   }
 }

@@ -100,6 +100,9 @@ export const CONTROL_INTENTS: ReadonlySet<IntentType> = new Set([
   'thread.turn.interrupt', 'thread.approval.respond', 'thread.user-input.respond', 'thread.session.stop',
 ]);
 
+/** The control intents that carry a body of some size (the answers): their bytes are counted all the same (see answer-bytes.ts). */
+export const ANSWER_INTENTS: ReadonlySet<IntentType> = new Set(['thread.approval.respond', 'thread.user-input.respond']);
+
 export const DEFAULT_RUNTIME_MODE = 'default';
 
 const MAX_INT32 = 2 ** 31 - 1;

@@ -194,6 +194,8 @@ class CodexProvider implements Provider {
       signal.removeEventListener('abort', onAbort);
       if (session.turn === turn) session.turn = undefined;
       session.emit = NO_LISTENER;
+      // An interrupt waiting for the turn's id must not wait past the turn itself.
+      turn.markIdKnown();
     }
   }
 
