@@ -232,7 +232,7 @@ export class AcpSession {
       // The agent withdrew it ($/cancel_request), or the connection closed.
       signal.addEventListener('abort', onAbort, { once: true });
       // Nobody can answer a request nobody heard of: one whose event could not go is cancelled at once.
-      if (!emitTo(turn.call, { kind: 'approval.requested', requestId, turnId: turn.turnId, data: { toolCall: params.toolCall, options: params.options } })) onAbort();
+      if (signal.aborted || !emitTo(turn.call, { kind: 'approval.requested', requestId, turnId: turn.turnId, data: { toolCall: params.toolCall, options: params.options } })) onAbort();
     });
   }
 
