@@ -76,3 +76,35 @@ describe('an agent process', () => {
     await expect(missing.spawn({ cwd: tmpdir() })).rejects.toMatchObject({ code: 'ERR_PROVIDER', message: expect.stringContaining('no-such-agent-anywhere') });
   });
 });
+
+describe('an agent launcher', () => {
+  it('spawns one agent per event-loop turn, so a burst of session starts cannot block its worker in one turn', async () => {
+    // Count event-loop turns with a chain of setImmediate; note the turn each spawn resolved in.
+    let turns = 0;
+    let counting = true;
+    const tick = (): void => {
+      turns++;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const launch = launcher('setInterval(() => {}, 1000)');
+    const seen: number[] = [];
+    const agents = await Promise.all(Array.from({ length: 5 }, () => launch.spawn({ cwd: tmpdir() }).then((agent) => {
+      seen.push(turns);
+      return agent;
+    })));
+    counting = false;
+    started.push(...agents);
+    expect(new Set(seen).size).toBe(5);
+  });
+
+  it('does not spawn for a start cancelled while it waited for its turn', async () => {
+    const launch = launcher('setInterval(() => {}, 1000)');
+    const controller = new AbortController();
+    const first = launch.spawn({ cwd: tmpdir() });
+    const second = launch.spawn({ cwd: tmpdir(), signal: controller.signal });
+    controller.abort(new Error('stopped while waiting'));
+    started.push(await first);
+    await expect(second).rejects.toThrow('stopped while waiting');
+  });
+});

@@ -43,6 +43,8 @@ export class AgentLauncher {
   readonly #stopGraceMs: number;
   readonly #shard: number;
   readonly #channel: BroadcastChannel | undefined;
+  /** The last spawn's turn: each spawn waits for it, then a turn of its own (see #nextSpawnTurn). */
+  #spawnQueue: Promise<void> = Promise.resolve();
 
   constructor(settings: { command: readonly string[]; stopGraceMs: number; registry?: string }, shard: number) {
     if (settings.command.length === 0) throw new ProviderError({ operation: 'start', detail: 'the agent command is empty' });
@@ -63,6 +65,8 @@ export class AgentLauncher {
    */
   async spawn(request: SpawnRequest): Promise<AgentProcess> {
     request.signal?.throwIfAborted();
+    await this.#nextSpawnTurn();
+    request.signal?.throwIfAborted();
     const [program, ...args] = this.#command;
     const path = findProgram(program!, request.env ?? process.env);
     if (path === undefined) {
@@ -80,6 +84,19 @@ export class AgentLauncher {
     this.#announce({ event: 'spawned', worker: threadId, shard: this.#shard, pid });
     void agent.exited.then(() => this.#announce({ event: 'exited', worker: threadId, shard: this.#shard, pid }));
     return agent;
+  }
+
+  /**
+   * Resolves in an event-loop turn of its own, one spawn per turn. `spawn()` blocks this thread until
+   * the child has exec'd: tens of ms each, over 300 ms with dozens of agents booting on two cores. A
+   * batch of session starts for many threads arrives in one turn, so spawning them all there blocked
+   * the worker for seconds, long enough for the watchdog to replace it as stalled. One per turn lets
+   * the heartbeat, and the other threads' work, run between spawns.
+   */
+  #nextSpawnTurn(): Promise<void> {
+    const turn = this.#spawnQueue.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+    this.#spawnQueue = turn;
+    return turn;
   }
 
   #announce(message: AgentAnnouncement): void {
