@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/main/index.ts';
 import { configFromArgs, SETTINGS, usage } from '../../src/main/service/config.ts';
+import { splitCommand } from '../../src/main/service/service-pool.ts';
 
 describe('service config', () => {
   it('defaults to loopback on 8787 with the simulator', () => {
@@ -51,4 +53,14 @@ describe('service config', () => {
       expect(() => configFromArgs(argv, env)).toThrow(message);
     });
   }
+});
+
+describe('agent command lines', () => {
+  it('split on spaces, with ./ and ../ parts resolved against the directory the service started in', () => {
+    expect(splitCommand('node  ./agents/fake.mjs --flag ../x app-server')).toEqual([
+      'node', resolvePath('agents/fake.mjs'), '--flag', resolvePath('../x'), 'app-server',
+    ]);
+    expect(splitCommand('codex app-server')).toEqual(['codex', 'app-server']);
+    expect(splitCommand('/usr/bin/node /abs/agent.js')).toEqual(['/usr/bin/node', '/abs/agent.js']);
+  });
 });

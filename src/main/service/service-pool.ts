@@ -3,6 +3,7 @@
  * (src/worker/service/reactor.ts), driving the built-in simulator or the user's provider module, sized and
  * bounded from the flags.
  */
+import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, HandlerLoadError } from '../../shared/errors.ts';
 import type { ReactorTask } from '../../shared/service/intents.ts';
@@ -27,11 +28,20 @@ export function agentSettings(config: ServiceConfig, registry?: string): AgentSe
   const line = config.provider === 'codex' ? config.codexCommand : (config.agentCommand ?? '');
   return {
     protocol: config.provider === 'codex' ? 'codex' : 'acp',
-    command: line.split(' ').filter((part) => part !== ''),
+    command: splitCommand(line),
     workspaceRoot: config.workspaceRoot,
     stopGraceMs: config.agentStopGraceMs,
     ...(registry !== undefined ? { registry } : {}),
   };
+}
+
+/**
+ * An agent command line as program and arguments: split on spaces (no shell, no quoting). A part
+ * that starts with `./` or `../` is resolved against the directory the service started in, because
+ * the agent itself runs in its session's working directory, where such a path would mean nothing.
+ */
+export function splitCommand(line: string): string[] {
+  return line.split(' ').filter((part) => part !== '').map((part) => (/^\.\.?\//.test(part) ? resolvePath(part) : part));
 }
 
 /**
