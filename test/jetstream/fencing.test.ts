@@ -28,7 +28,7 @@ describe('JetStream mode: fencing of record writes', () => {
   });
 
   it('refuses a write from a revision someone else has moved past, so a settled record is never overwritten', async () => {
-    const store = await IntentStore.open(nc.jetstream(), topology(freshStream(), 1), 60_000);
+    const store = await IntentStore.open(nc, topology(freshStream(), 1), 60_000);
     const queued: StoredIntent = { intentId: 'cas:1', threadId: 't', type: 'thread.turn.start', partition: 0, status: 'queued', submittedAt: new Date().toISOString(), attempt: 0 };
     const created = await store.create(queued);
     if (!created.created) throw new Error('the record should be new');

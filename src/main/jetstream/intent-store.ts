@@ -13,9 +13,10 @@
  * The settled record doubles as the completed-intent record: a replayed intent whose record is
  * settled is acknowledged without running again.
  */
-import { nanos, type JetStreamClient, type KV } from 'nats';
+import { nanos, type KV, type NatsConnection } from 'nats';
 import { RECORD_ERRORS, isSettled, type IntentRecord } from '../service/records.ts';
 import { isWrongRevision, jetStreamCall } from './nats-errors.ts';
+import { PubAckRefused, PubAcks } from './pub-acks.ts';
 import type { Topology } from './topology.ts';
 
 /**
@@ -38,6 +39,9 @@ export type UpdateResult =
 
 const encoder = new TextEncoder();
 
+/** JetStream's error code for a write whose expected last subject sequence was not the stream's. */
+const WRONG_LAST_SEQUENCE = 10071;
+
 /** KV keys allow [-/_=.A-Za-z0-9] with no empty tokens; intentIds may hold ':' and any dots. */
 export function storeKey(intentId: string): string {
   return intentId.replace(/[.:=]/g, (c) => `=${c.charCodeAt(0).toString(16)}`);
@@ -45,9 +49,15 @@ export function storeKey(intentId: string): string {
 
 export class IntentStore {
   readonly #kv: KV;
+  /** Writes go through the connection's pipelined publishes (pub-acks.ts); reads, watches and the rare fallbacks through `#kv`. */
+  readonly #acks: PubAcks;
+  /** The subject prefix of the bucket's keys, as the client's KV writes them. */
+  readonly #subjects: string;
 
-  private constructor(kv: KV) {
+  private constructor(kv: KV, acks: PubAcks, bucket: string) {
     this.#kv = kv;
+    this.#acks = acks;
+    this.#subjects = `$KV.${bucket}.`;
   }
 
   /**
@@ -55,7 +65,8 @@ export class IntentStore {
    * after their last write (and sets that retention on an existing bucket, so changing
    * `--records-max-age-ms` takes effect); a publisher (`retentionMs` undefined) binds to the existing one.
    */
-  static async open(js: JetStreamClient, topo: Topology, retentionMs: number | undefined, log?: { warn(data: object, message: string): void }): Promise<IntentStore> {
+  static async open(nc: NatsConnection, topo: Topology, retentionMs: number | undefined, log?: { warn(data: object, message: string): void }): Promise<IntentStore> {
+    const js = nc.jetstream();
     const options = retentionMs === undefined ? { bindOnly: true } : { history: 1, ttl: retentionMs };
     const kv = await jetStreamCall('intent bucket', () => js.views.kv(topo.intentBucket, options));
     if (retentionMs !== undefined) {
@@ -70,7 +81,31 @@ export class IntentStore {
         }));
       }
     }
-    return new IntentStore(kv);
+    return new IntentStore(kv, PubAcks.of(nc), topo.intentBucket);
+  }
+
+  /**
+   * Writes `text` under `key` if the key's last revision is `previous` (0: if it has none), as the
+   * client's `kv.update` does, through the pipelined publishes: its new revision.
+   * @throws PubAckRefused (`WRONG_LAST_SEQUENCE`) if the key moved; another error if the server did not answer.
+   */
+  async #put(key: string, text: string, previous: number): Promise<number> {
+    const ack = await this.#acks.publish(this.#subjects + key, text, { 'Nats-Expected-Last-Subject-Sequence': String(previous) });
+    return ack.seq;
+  }
+
+  /**
+   * Creates `key`: its revision. A key whose last entry is a delete marker (a record removed after a
+   * failed publish) counts as absent, as the client's `kv.create` has it; that rare case takes the
+   * client's own path, which reads the marker first.
+   */
+  async #create(key: string, text: string): Promise<number> {
+    try {
+      return await this.#put(key, text, 0);
+    } catch (error) {
+      if (!(error instanceof PubAckRefused && error.errCode === WRONG_LAST_SEQUENCE)) throw error;
+    }
+    return this.#kv.create(key, encoder.encode(text));
   }
 
   async get(intentId: string): Promise<StoredIntent | undefined> {
@@ -87,7 +122,7 @@ export class IntentStore {
   /** Writes a new record (returning its revision); returns the existing one instead if the intentId is taken. */
   async create(record: StoredIntent): Promise<{ created: true; revision: number } | { created: false; existing: Versioned | undefined }> {
     try {
-      const revision = await jetStreamCall('intent create', () => this.#kv.create(storeKey(record.intentId), encoder.encode(JSON.stringify(record))));
+      const revision = await jetStreamCall('intent create', () => this.#create(storeKey(record.intentId), JSON.stringify(record)));
       return { created: true, revision };
     } catch (error) {
       if (!isWrongRevision(error)) throw error;
@@ -109,9 +144,7 @@ export class IntentStore {
     const text = JSON.stringify(record);
     const key = storeKey(record.intentId);
     try {
-      const written = await jetStreamCall('intent write', () => revision === undefined
-        ? this.#kv.create(key, encoder.encode(text))
-        : this.#kv.update(key, encoder.encode(text), revision));
+      const written = await jetStreamCall('intent write', () => revision === undefined ? this.#create(key, text) : this.#put(key, text, revision));
       return { ok: true, revision: written };
     } catch (error) {
       if (record.result !== undefined && error instanceof Error && /MAX_PAYLOAD_EXCEEDED/.test(error.message)) {

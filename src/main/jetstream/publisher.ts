@@ -11,12 +11,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Ajv } from 'ajv';
-import { headers, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { ConfigError, InvalidIntentError, JetStreamError } from '../../shared/errors.ts';
 import { THREAD_ID_PATTERN, submissionSchema, type Intent, type IntentType } from '../../shared/service/intents.ts';
 import { reuseOf } from '../service/idempotency.ts';
 import { IntentStore, type StoredIntent } from './intent-store.ts';
 import { jetStreamCall } from './nats-errors.ts';
+import { PubAcks } from './pub-acks.ts';
 import { partitionOf, subjectOf, topology, type Topology } from './topology.ts';
 
 /** An intent to publish; `intentId` makes the publish idempotent (a fresh UUID if absent). */
@@ -73,7 +74,7 @@ export async function intentPublisher(nc: NatsConnection, options: IntentPublish
     throw new ConfigError({ detail: `stream ${stream} was not made by lanepool (description ${JSON.stringify(info.config.description ?? '')})` });
   }
   const topo = topology(stream, partitions);
-  const store = await IntentStore.open(nc.jetstream(), topo, undefined);
+  const store = await IntentStore.open(nc, topo, undefined);
   return (intent) => publishWith(nc, topo, store, intent);
 }
 
@@ -127,12 +128,11 @@ function checkSize(nc: NatsConnection, body: StreamedIntent): void {
 }
 
 async function publishMessage(nc: NatsConnection, topo: Topology, body: StreamedIntent, partition: number, recordRevision: number): Promise<void> {
-  const hdrs = headers();
-  hdrs.set(RECORD_REVISION_HEADER, String(recordRevision));
-  const ack = await jetStreamCall('publish', () => nc.jetstream().publish(subjectOf(topo, partition, body.intentId), JSON.stringify(body), {
-    msgID: body.intentId,
-    expect: { streamName: topo.stream },
-    headers: hdrs,
+  // The same headers as `js.publish(…, { msgID, expect: { streamName } })` sets, through the pipelined publishes.
+  const ack = await jetStreamCall('publish', () => PubAcks.of(nc).publish(subjectOf(topo, partition, body.intentId), JSON.stringify(body), {
+    'Nats-Msg-Id': body.intentId,
+    'Nats-Expected-Stream': topo.stream,
+    [RECORD_REVISION_HEADER]: String(recordRevision),
   }));
   if (ack.stream !== topo.stream) throw new JetStreamError({ operation: 'publish', detail: `stored in stream ${ack.stream}, not ${topo.stream}` });
 }
