@@ -19,6 +19,7 @@ import { IntentStore } from './intent-store.ts';
 import { Leases } from './leases.ts';
 import { jetStreamCall } from './nats-errors.ts';
 import type { PartitionCounters, PartitionLog } from './hold.ts';
+import { coalesceWrites } from './coalesced-writes.ts';
 import { publishWith } from './publisher.ts';
 import { ensureStream, partitionOf, topology, type Topology } from './topology.ts';
 
@@ -104,6 +105,7 @@ export class JetStreamMode implements IntentBackend {
       // (two per record write, publish and ack): more CPU per intent than the rest of the mode together.
       noAsyncTraces: true,
     }));
+    if (!coalesceWrites(nc)) parts.log.warn({}, 'NATS writes are not coalesced: the nats client is not the version lanepool was built with');
     try {
       const jsm = await jetStreamCall('connect', () => nc.jetstreamManager());
       const js: JetStreamClient = nc.jetstream();
@@ -144,7 +146,8 @@ export class JetStreamMode implements IntentBackend {
    */
   async submit(threadId: string, submission: Submission): Promise<SubmitResult> {
     try {
-      return await publishWith(this.#nc, this.#topo, this.#store, { threadId, ...submission });
+      // The route has validated the intent against the same schemas `publishWith` would check.
+      return await publishWith(this.#nc, this.#topo, this.#store, { threadId, ...submission }, true);
     } catch (error) {
       if (error instanceof JetStreamError || (error instanceof InvalidIntentError && error.tooLarge)) return { kind: 'refused', error };
       throw error;

@@ -78,20 +78,24 @@ export async function intentPublisher(nc: NatsConnection, options: IntentPublish
   return (intent) => publishWith(nc, topo, store, intent);
 }
 
-/** Validates, records `queued`, then publishes with `Nats-Msg-Id` = intentId. Used by the HTTP front too. */
-export async function publishWith(nc: NatsConnection, topo: Topology, store: IntentStore, intent: IntentMessage): Promise<PublishResult> {
-  checkIntent(intent);
+/**
+ * Validates, records `queued`, then publishes with `Nats-Msg-Id` = intentId. Used by the HTTP front
+ * too, with `checked` set: its route has validated the intent against the same schemas already.
+ */
+export async function publishWith(nc: NatsConnection, topo: Topology, store: IntentStore, intent: IntentMessage, checked = false): Promise<PublishResult> {
+  if (!checked) checkIntent(intent);
   const intentId = intent.intentId ?? randomUUID();
   const partition = partitionOf(topo, intent.threadId);
   const record: StoredIntent = {
     intentId, threadId: intent.threadId, type: intent.type, partition, status: 'queued', submittedAt: new Date().toISOString(), attempt: 0,
   };
   const body: StreamedIntent = { intentId, threadId: intent.threadId, type: intent.type, payload: intent.payload };
-  checkSize(nc, body);
+  const text = JSON.stringify(body);
+  checkSize(nc, text);
   const created = await store.create(record);
   if (!created.created) {
     // The record vanished between the two calls (it expired): treat the id as new again.
-    if (created.existing === undefined) return publishWith(nc, topo, store, { ...intent, intentId });
+    if (created.existing === undefined) return publishWith(nc, topo, store, { ...intent, intentId }, true);
     const { record: existing, revision } = created.existing;
     if (reuseOf(existing, intent.threadId, intent.type) === 'conflict') return { kind: 'conflict', record: existing };
     // Still queued: its publish may never have been stored (the publisher died between the two
@@ -100,11 +104,11 @@ export async function publishWith(nc: NatsConnection, topo: Topology, store: Int
     // this a no-op; after it, a second copy is harmless: the record has moved on by the time the
     // copy is consumed (the first copy runs first, in stream order), the consumer's
     // compare-and-set from this revision fails, and the copy is skipped.
-    if (existing.status === 'queued') await publishMessage(nc, topo, body, partition, revision);
+    if (existing.status === 'queued') await publishMessage(nc, topo, body.intentId, text, partition, revision);
     return { kind: 'duplicate', record: existing };
   }
   try {
-    await publishMessage(nc, topo, body, partition, created.revision);
+    await publishMessage(nc, topo, intentId, text, partition, created.revision);
   } catch (error) {
     // Not known to be stored: forget the record so a retry with the same intentId is a fresh
     // submission. (If it was stored after all, the server drops the retry's publish as a duplicate;
@@ -119,18 +123,19 @@ export async function publishWith(nc: NatsConnection, topo: Topology, store: Int
 const HEADER_ROOM = 512;
 
 /** A message over the server's max_payload would be refused on every retry: refuse it up front. */
-function checkSize(nc: NatsConnection, body: StreamedIntent): void {
+function checkSize(nc: NatsConnection, text: string): void {
   const max = nc.info?.max_payload;
-  const bytes = Buffer.byteLength(JSON.stringify(body));
+  const bytes = Buffer.byteLength(text);
   if (max !== undefined && bytes > max - HEADER_ROOM) {
     throw new InvalidIntentError({ detail: `it is ${bytes} bytes as JSON, over the ${max - HEADER_ROOM} the NATS server's max_payload (${max}) leaves`, tooLarge: true });
   }
 }
 
-async function publishMessage(nc: NatsConnection, topo: Topology, body: StreamedIntent, partition: number, recordRevision: number): Promise<void> {
+/** Publishes an intent's `text` (its `StreamedIntent` as JSON) to its partition's subject. */
+async function publishMessage(nc: NatsConnection, topo: Topology, intentId: string, text: string, partition: number, recordRevision: number): Promise<void> {
   // The same headers as `js.publish(…, { msgID, expect: { streamName } })` sets, through the pipelined publishes.
-  const ack = await jetStreamCall('publish', () => PubAcks.of(nc).publish(subjectOf(topo, partition, body.intentId), JSON.stringify(body), {
-    'Nats-Msg-Id': body.intentId,
+  const ack = await jetStreamCall('publish', () => PubAcks.of(nc).publish(subjectOf(topo, partition, intentId), text, {
+    'Nats-Msg-Id': intentId,
     'Nats-Expected-Stream': topo.stream,
     [RECORD_REVISION_HEADER]: String(recordRevision),
   }));
