@@ -19,7 +19,6 @@ import { IntentStore } from './intent-store.ts';
 import { Leases } from './leases.ts';
 import { jetStreamCall } from './nats-errors.ts';
 import type { PartitionCounters, PartitionLog } from './hold.ts';
-import { coalesceWrites } from './coalesced-writes.ts';
 import { publishWith } from './publisher.ts';
 import { ensureStream, partitionOf, topology, type Topology } from './topology.ts';
 
@@ -105,7 +104,6 @@ export class JetStreamMode implements IntentBackend {
       // (two per record write, publish and ack): more CPU per intent than the rest of the mode together.
       noAsyncTraces: true,
     }));
-    if (!coalesceWrites(nc)) parts.log.warn({}, 'NATS writes are not coalesced: the nats client is not the version lanepool was built with');
     try {
       const jsm = await jetStreamCall('connect', () => nc.jetstreamManager());
       const js: JetStreamClient = nc.jetstream();
