@@ -67,6 +67,12 @@ async function main(): Promise<void> {
       perSecond: Math.round(median(runs.map((r) => r.perSecond))),
       rounds: runs.map((r) => Math.round(r.perSecond)),
       vsMemory: +median(runs.map((r, i) => r.perSecond / memoryRounds[i]!.perSecond)).toFixed(2),
+      // Per intent, medians over the rounds (Linux only): the instances' CPU µs, their main threads', their write syscalls, nats-server's CPU µs.
+      instanceCpuUs: medianOf(runs.map((r) => r.instanceCost?.cpuUs)),
+      mainThreadCpuUs: medianOf(runs.map((r) => r.instanceCost?.mainThreadUs)),
+      writeSyscalls: medianOf(runs.map((r) => r.instanceCost?.writes)),
+      natsCpuUs: medianOf(runs.map((r) => r.natsCpuUs)),
+      messages: runs.at(-1)?.messages,
     };
   }) : [];
 
@@ -101,6 +107,13 @@ async function main(): Promise<void> {
     if (design.mode === 'memory') console.log(`memory mode, 1 instance: ${design.perSecond} intents/s`);
     else console.log(`JetStream, ${design.instances} instance(s): ${design.perSecond} intents/s, ${design.vsMemory}x memory mode`);
   }
+  if (designs.some((design) => design.instanceCpuUs !== undefined)) {
+    console.log('per intent (medians over the rounds): | design | instances CPU µs | their main threads µs | their write syscalls | nats-server CPU µs | messages stored, by stream |');
+    for (const d of designs) {
+      const stored = d.messages ? Object.entries(d.messages).map(([name, n]) => `${name} ${n}`).join(', ') : '-';
+      console.log(`  | ${d.mode} ×${d.instances} | ${d.instanceCpuUs ?? '-'} | ${d.mainThreadCpuUs ?? '-'} | ${d.writeSyscalls ?? '-'} | ${d.natsCpuUs ?? '-'} | ${stored} |`);
+    }
+  }
   if (summary.latency) console.log(`added latency: p50 +${summary.latency.addedP50Ms} ms, p99 +${summary.latency.addedP99Ms} ms`);
   if (summary.takeover) console.log(`SIGKILL to partitions flowing again: median ${summary.takeover.medianMs} ms, max ${summary.takeover.maxMs} ms (lease TTL ${leaseTtlMs} ms)`);
   console.log(`(${summary.seconds} s; ${summary.machine.cores} cores shared by nats-server, the instances and this load generator; load average at the end ${summary.machine.loadAverage.join(' ')})`);
@@ -115,4 +128,10 @@ main().catch((error: unknown) => {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** The median of the readings that exist; undefined if none do (no /proc). */
+function medianOf(values: (number | undefined)[]): number | undefined {
+  const present = values.filter((value): value is number => value !== undefined);
+  return present.length === 0 ? undefined : median(present);
 }

@@ -55,18 +55,25 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+/** The measurements, in the order they run; `--only` picks some. */
+const SECTIONS = ['recovery', 'chaos', 'memory', 'slow-body', 'zombie'] as const;
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       trials: { type: 'string' }, 'stall-timeout-ms': { type: 'string' }, tasks: { type: 'string' },
       'memory-heap-mb': { type: 'string' }, 'memory-intents': { type: 'string' }, 'slow-connections': { type: 'string' }, 'zombie-runs': { type: 'string' },
-      json: { type: 'string' }, help: { type: 'boolean' },
+      only: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' },
     },
     strict: true,
   });
   if (values.help) {
-    console.log('Usage: npm run reliability -- [--trials 20] [--stall-timeout-ms 500] [--tasks 10000] [--memory-heap-mb 256] [--memory-intents 1000] [--slow-connections 100] [--zombie-runs 3] [--json FILE]');
+    console.log(`Usage: npm run reliability -- [--only ${SECTIONS.join(',')}] [--trials 20] [--stall-timeout-ms 500] [--tasks 10000] [--memory-heap-mb 256] [--memory-intents 1000] [--slow-connections 100] [--zombie-runs 3] [--json FILE]`);
     return;
+  }
+  const only = new Set((values.only ?? SECTIONS.join(',')).split(',').map((part) => part.trim()).filter(Boolean));
+  for (const part of only) {
+    if (!(SECTIONS as readonly string[]).includes(part)) throw new Error(`--only takes ${SECTIONS.join(', ')}; got ${JSON.stringify(part)}`);
   }
   const trials = numberFlag('trials', values.trials, 20);
   const stallTimeoutMs = numberFlag('stall-timeout-ms', values['stall-timeout-ms'], 500);
@@ -76,55 +83,67 @@ async function main(): Promise<void> {
   const slowConnections = numberFlag('slow-connections', values['slow-connections'], 100);
   const zombieRuns = numberFlag('zombie-runs', values['zombie-runs'], 3);
 
-  const times = (await recoveryTimes(trials, stallTimeoutMs)).sort((a, b) => a - b);
-  const recovery = { trials, stallTimeoutMs, medianMs: quantile(times, 0.5), p90Ms: quantile(times, 0.9), minMs: times[0]!, maxMs: times.at(-1)! };
-  console.log(`\nRecovery from a stall (${trials} trials, stallTimeoutMs ${stallTimeoutMs}):`);
-  console.log('| median ms | p90 ms | min ms | max ms | median minus stallTimeoutMs |');
-  console.log('| --- | --- | --- | --- | --- |');
-  console.log(`| ${recovery.medianMs.toFixed(0)} | ${recovery.p90Ms.toFixed(0)} | ${recovery.minMs.toFixed(0)} | ${recovery.maxMs.toFixed(0)} | ${(recovery.medianMs - stallTimeoutMs).toFixed(0)} |`);
-
-  const chaos = await runChaos({ tasks, keys: 200, stalls: 4, crashes: 8, stallTimeoutMs: 300, seed: 2026 }, LanePool);
-  console.log(`\nChaos (${tasks} tasks over 200 keys; 4 stalls, 8 crashes, ~3% deadlines, ~4% caller aborts, random cancel(key); seed 2026):`);
-  console.log('| submitted | settled | settled twice | completed | cancelled | timed out | shard restarted | order violations | restarts (stall/crash/oom) | replayed | healthy at end | seconds |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-  const o = chaos.outcomes;
-  console.log(`| ${chaos.submitted} | ${chaos.settled} | ${chaos.settledTwice} | ${o.completed ?? 0} | ${o.ERR_LANE_CANCELLED ?? 0} | ${o.ERR_LANE_TIMEOUT ?? 0} | ${o.ERR_SHARD_RESTARTED ?? 0} | ${chaos.orderViolations} | ${chaos.restarts.stall}/${chaos.restarts.crash}/${chaos.restarts.oom} | ${chaos.replayed} | ${chaos.healthyAtEnd ? 'yes' : 'NO'} | ${chaos.seconds.toFixed(1)} |`);
-  // 262,144 characters is the largest input the payload schema takes: a 256 KiB intent.
-  const lifted = String(Number.MAX_SAFE_INTEGER);
-  const memory: (MemoryBoundReport & { bounds: string; threads: number })[] = [];
-  const derived = 'derived from the heap';
-  for (const [bounds, threads, shape, flags] of [
-    [derived, 1, 'ascii', []], [derived, 16, 'ascii', []], [derived, 16, 'wide', []], [derived, 16, 'keys', []],
-    ['lifted', 16, 'ascii', ['--max-queued-bytes', lifted, '--max-queued-bytes-per-thread', lifted]],
-  ] as const) {
-    const report = await runMemoryBound({ heapMb, threads, intents: memoryIntents, inputChars: 262_144, shape, flags: [...flags] });
-    memory.push({ ...report, bounds, threads });
+  const report: Record<string, unknown> = {};
+  if (only.has('recovery')) {
+    const times = (await recoveryTimes(trials, stallTimeoutMs)).sort((a, b) => a - b);
+    const recovery = { trials, stallTimeoutMs, medianMs: quantile(times, 0.5), p90Ms: quantile(times, 0.9), minMs: times[0]!, maxMs: times.at(-1)! };
+    console.log(`\nRecovery from a stall (${trials} trials, stallTimeoutMs ${stallTimeoutMs}):`);
+    console.log('| median ms | p90 ms | min ms | max ms | median minus stallTimeoutMs |');
+    console.log('| --- | --- | --- | --- | --- |');
+    console.log(`| ${recovery.medianMs.toFixed(0)} | ${recovery.p90Ms.toFixed(0)} | ${recovery.minMs.toFixed(0)} | ${recovery.maxMs.toFixed(0)} | ${(recovery.medianMs - stallTimeoutMs).toFixed(0)} |`);
+    report.recovery = { ...recovery, times };
   }
-  console.log(`\nMemory bound (a service child with --max-old-space-size=${heapMb}; each thread wedged by a start that hangs forever, then ${memoryIntents} intents of about ${Math.round(memory[0]!.intentBytes / 1024)} KiB of JSON spread over the threads):`);
-  console.log('| byte bounds | shape | threads | maxQueuedBytes | per thread | accepted | body bytes accepted | 429 (by limit) | other failures | process survived | accepted settled after Stop | heap used MB |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const m of memory) {
-    const by = Object.entries(m.refusedBy).map(([limit, n]) => `${limit} ${n}`).join(', ') || 'none';
-    const bound = (n: number): string => (n >= Number.MAX_SAFE_INTEGER ? 'none' : String(n));
-    const heap = m.heapUsedBytes === undefined ? '-' : (m.heapUsedBytes / 2 ** 20).toFixed(0);
-    console.log(`| ${m.bounds} | ${m.shape} | ${m.threads} | ${bound(m.maxQueuedBytes)} | ${bound(m.maxQueuedBytesPerThread)} | ${m.accepted} | ${m.acceptedBytes} | ${m.refused} (${by}) | ${m.failed} | ${m.survived ? 'yes' : 'NO'} | ${m.survived ? `${m.settledAfterStop}/${m.accepted}` : '-'} | ${heap} |`);
+  if (only.has('chaos')) {
+    const chaos = await runChaos({ tasks, keys: 200, stalls: 4, crashes: 8, stallTimeoutMs: 300, seed: 2026 }, LanePool);
+    console.log(`\nChaos (${tasks} tasks over 200 keys; 4 stalls, 8 crashes, ~3% deadlines, ~4% caller aborts, random cancel(key); seed 2026):`);
+    console.log('| submitted | settled | settled twice | completed | cancelled | timed out | shard restarted | order violations | restarts (stall/crash/oom) | replayed | healthy at end | seconds |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    const o = chaos.outcomes;
+    console.log(`| ${chaos.submitted} | ${chaos.settled} | ${chaos.settledTwice} | ${o.completed ?? 0} | ${o.ERR_LANE_CANCELLED ?? 0} | ${o.ERR_LANE_TIMEOUT ?? 0} | ${o.ERR_SHARD_RESTARTED ?? 0} | ${chaos.orderViolations} | ${chaos.restarts.stall}/${chaos.restarts.crash}/${chaos.restarts.oom} | ${chaos.replayed} | ${chaos.healthyAtEnd ? 'yes' : 'NO'} | ${chaos.seconds.toFixed(1)} |`);
+    report.chaos = chaos;
   }
-  // Both cases at once: they wait on the same timeout, so running them side by side halves the wait.
-  const [open, token] = await Promise.all([
-    runSlowBody({ connections: slowConnections, trickleMs: 5000, token: undefined }),
-    runSlowBody({ connections: slowConnections, trickleMs: 5000, token: 'reliability-token' }),
-  ]);
-  console.log(`\nSlow-body connections (headers, then 1 body byte every 5 s; service defaults, request timeout ${open.requestTimeoutMs} ms):`);
-  console.log('| service | connections | closed | median s | max s | answer |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
-  for (const [name, report] of [['no token', open], ['token, client without it', token]] as const) {
-    const times = report.closedAfterS;
-    const shown = (q: number) => (times.length === 0 ? '-' : quantile(times, q).toFixed(1));
-    console.log(`| ${name} | ${report.connections} | ${report.closed} | ${shown(0.5)} | ${times.length === 0 ? '-' : times.at(-1)!.toFixed(1)} | ${Object.entries(report.answers).map(([a, n]) => `${n} × ${a}`).join(', ')} |`);
+  if (only.has('memory')) {
+    // 262,144 characters is the largest input the payload schema takes: a 256 KiB intent.
+    const lifted = String(Number.MAX_SAFE_INTEGER);
+    const memory: (MemoryBoundReport & { bounds: string; threads: number })[] = [];
+    const derived = 'derived from the heap';
+    for (const [bounds, threads, shape, flags] of [
+      [derived, 1, 'ascii', []], [derived, 16, 'ascii', []], [derived, 16, 'wide', []], [derived, 16, 'keys', []],
+      ['lifted', 16, 'ascii', ['--max-queued-bytes', lifted, '--max-queued-bytes-per-thread', lifted]],
+    ] as const) {
+      const report = await runMemoryBound({ heapMb, threads, intents: memoryIntents, inputChars: 262_144, shape, flags: [...flags] });
+      memory.push({ ...report, bounds, threads });
+    }
+    console.log(`\nMemory bound (a service child with --max-old-space-size=${heapMb}; each thread wedged by a start that hangs forever, then ${memoryIntents} intents of about ${Math.round(memory[0]!.intentBytes / 1024)} KiB of JSON spread over the threads):`);
+    console.log('| byte bounds | shape | threads | maxQueuedBytes | per thread | accepted | body bytes accepted | 429 (by limit) | other failures | process survived | accepted settled after Stop | heap used MB |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const m of memory) {
+      const by = Object.entries(m.refusedBy).map(([limit, n]) => `${limit} ${n}`).join(', ') || 'none';
+      const bound = (n: number): string => (n >= Number.MAX_SAFE_INTEGER ? 'none' : String(n));
+      const heap = m.heapUsedBytes === undefined ? '-' : (m.heapUsedBytes / 2 ** 20).toFixed(0);
+      console.log(`| ${m.bounds} | ${m.shape} | ${m.threads} | ${bound(m.maxQueuedBytes)} | ${bound(m.maxQueuedBytesPerThread)} | ${m.accepted} | ${m.acceptedBytes} | ${m.refused} (${by}) | ${m.failed} | ${m.survived ? 'yes' : 'NO'} | ${m.survived ? `${m.settledAfterStop}/${m.accepted}` : '-'} | ${heap} |`);
+    }
+    report.memory = memory;
   }
-  const zombie = await zombieOwner(zombieRuns);
+  if (only.has('slow-body')) {
+    // Both cases at once: they wait on the same timeout, so running them side by side halves the wait.
+    const [open, token] = await Promise.all([
+      runSlowBody({ connections: slowConnections, trickleMs: 5000, token: undefined }),
+      runSlowBody({ connections: slowConnections, trickleMs: 5000, token: 'reliability-token' }),
+    ]);
+    console.log(`\nSlow-body connections (headers, then 1 body byte every 5 s; service defaults, request timeout ${open.requestTimeoutMs} ms):`);
+    console.log('| service | connections | closed | median s | max s | answer |');
+    console.log('| --- | --- | --- | --- | --- | --- |');
+    for (const [name, report] of [['no token', open], ['token, client without it', token]] as const) {
+      const times = report.closedAfterS;
+      const shown = (q: number) => (times.length === 0 ? '-' : quantile(times, q).toFixed(1));
+      console.log(`| ${name} | ${report.connections} | ${report.closed} | ${shown(0.5)} | ${times.length === 0 ? '-' : times.at(-1)!.toFixed(1)} | ${Object.entries(report.answers).map(([a, n]) => `${n} × ${a}`).join(', ')} |`);
+    }
+    report.slowBody = { open, token };
+  }
+  if (only.has('zombie')) report.zombie = await zombieOwner(zombieRuns);
   if (values.json) {
-    writeFileSync(values.json, `${JSON.stringify({ recovery: { ...recovery, times }, chaos, memory, slowBody: { open, token }, zombie }, null, 2)}\n`);
+    writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
     console.log(`wrote ${values.json}`);
   }
 }

@@ -2,10 +2,12 @@
  * The three JetStream-mode measurements behind `npm run jetstream`, each on fresh processes: a real
  * nats-server and `lanepool serve` instances as child processes, driven over real HTTP.
  */
+import { connect } from 'nats';
 import { Agent, request } from 'undici';
 import { shardFor } from '../../src/main/routing.ts';
 import { startInstance, type Instance } from './instances.ts';
 import { startNatsServer, type NatsServer } from './nats-server.ts';
+import { perIntent, readProcess } from './process-costs.ts';
 
 const PARTITIONS = 16;
 const agent = new Agent({ connections: 256, keepAliveTimeout: 10_000 });
@@ -84,6 +86,12 @@ export interface Throughput {
   intents: number;
   seconds: number;
   perSecond: number;
+  /** Per intent, the instances together (Linux only): CPU µs, main-thread CPU µs, write syscalls. */
+  instanceCost?: { cpuUs: number; mainThreadUs: number; writes: number };
+  /** Per intent, nats-server's CPU µs (JetStream mode, Linux only). */
+  natsCpuUs?: number;
+  /** Per intent, messages stored in each stream of the deployment (JetStream mode). */
+  messages?: Record<string, number>;
 }
 
 /**
@@ -97,6 +105,10 @@ export async function throughput(n: number, intents: number, threads: number, co
     const perThread = Math.ceil(intents / threads);
     let nextThread = 0;
     let sent = 0;
+    const pids = deployment.instances.map((instance) => instance.pid);
+    const natsPid = deployment.nats?.process.pid;
+    const before = pids.map(readProcess);
+    const natsBefore = natsPid === undefined ? undefined : readProcess(natsPid);
     const started = performance.now();
     await Promise.all(Array.from({ length: concurrency }, async () => {
       for (let t = nextThread++; t < threads; t = nextThread++) {
@@ -107,9 +119,25 @@ export async function throughput(n: number, intents: number, threads: number, co
     }));
     await waitFor(async () => (await settledCount(deployment.instances)) >= intents, 'every intent to settle', 300_000);
     const seconds = (performance.now() - started) / 1000;
-    return { instances: Math.max(1, n), mode: n > 0 ? 'jetstream' : 'memory', intents, seconds, perSecond: intents / seconds };
+    const instanceCost = perIntent(before, pids.map(readProcess), intents);
+    const natsAfter = natsPid === undefined ? undefined : readProcess(natsPid);
+    const natsCpuUs = natsBefore && natsAfter ? Math.round(((natsAfter.cpuS - natsBefore.cpuS) * 1e6) / intents) : undefined;
+    const messages = deployment.nats ? await messagesPerIntent(deployment.nats.url, intents) : undefined;
+    return { instances: Math.max(1, n), mode: n > 0 ? 'jetstream' : 'memory', intents, seconds, perSecond: intents / seconds, instanceCost, natsCpuUs, messages };
   } finally {
     await deployment.stop();
+  }
+}
+
+/** Messages each stream of the deployment stored per intent (its last sequence: work-queue streams delete what was acked). */
+async function messagesPerIntent(url: string, intents: number): Promise<Record<string, number>> {
+  const nc = await connect({ servers: url });
+  try {
+    const counts: Record<string, number> = {};
+    for await (const info of (await nc.jetstreamManager()).streams.list()) counts[info.config.name] = +(info.state.last_seq / intents).toFixed(2);
+    return counts;
+  } finally {
+    await nc.close();
   }
 }
 
