@@ -2,18 +2,19 @@
  * JetStream-mode figures (`npm run jetstream`), measured on this machine in one run:
  *   1. throughput with 1, 2 and 3 instances (and the in-memory mode for reference);
  *   2. the latency JetStream adds, against the in-memory mode;
- *   3. the time from an instance's SIGKILL to its partitions flowing again.
- * Needs nats-server (`apt-get install nats-server`).
+ *   3. the time from an instance's SIGKILL to its partitions flowing again;
+ *   4. what one record write costs the client, through its own kv.create and pipelined (pub-acks.ts).
+ * `--only` picks some of them. Needs nats-server (`apt-get install nats-server`).
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { numberFlag } from './flags.ts';
-import { closeAgent, latency, takeover, throughput, type Latency, type Takeover, type Throughput } from './jetstream/figures.ts';
+import { closeAgent, latency, takeover, throughput, writeCost, type Latency, type Takeover, type Throughput, type WriteCost } from './jetstream/figures.ts';
 import { natsServerAvailable } from './jetstream/nats-server.ts';
 
-const PARTS = ['throughput', 'latency', 'takeover'] as const;
+const PARTS = ['throughput', 'latency', 'takeover', 'writes'] as const;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
     strict: true,
   });
   if (values.help) {
-    console.log('Usage: npm run jetstream -- [--only throughput,latency,takeover] [--rounds 1] [--instances 1,2,3] [--intents 6000] [--threads 600] [--concurrency 64] [--samples 300] [--kills 3] [--lease-ttl-ms 2000] [--json FILE]');
+    console.log('Usage: npm run jetstream -- [--only throughput,latency,takeover,writes] [--rounds 1] [--instances 1,2,3] [--intents 6000] [--threads 600] [--concurrency 64] [--samples 300] [--kills 3] [--lease-ttl-ms 2000] [--json FILE]');
     return;
   }
   const only = new Set((values.only ?? PARTS.join(',')).split(',').map((part) => part.trim()).filter(Boolean));
@@ -92,6 +93,13 @@ async function main(): Promise<void> {
       console.log(`  trial ${i + 1}: ${trial.victimPartitions} partitions flowing again after median ${trial.medianMs} ms, max ${trial.maxMs} ms`);
     }
   }
+  let writes: WriteCost | undefined;
+  if (only.has('writes')) {
+    console.log('record writes: 20,000 KV creates per round, 64 at a time, the client\'s kv.create against the pipelined publish, 3 rounds alternating');
+    writes = await writeCost(20_000, 3);
+    console.log(`  client CPU µs per write: kv.create ${writes.clientKvUs.join(' / ')}; pipelined ${writes.pipelinedUs.join(' / ')}`);
+    console.log(`  writes/s: kv.create ${writes.clientKvPerSecond.join(' / ')}; pipelined ${writes.pipelinedPerSecond.join(' / ')}`);
+  }
   await closeAgent();
 
   const all = trials.flatMap((t) => t.perPartitionMs).sort((a, b) => a - b);
@@ -100,6 +108,7 @@ async function main(): Promise<void> {
     seconds: Math.round((performance.now() - started) / 1000),
     throughput: designs,
     latency: latencies && { ...latencies, addedP50Ms: +(latencies.jetstream.p50 - latencies.memory.p50).toFixed(1), addedP99Ms: +(latencies.jetstream.p99 - latencies.memory.p99).toFixed(1) },
+    writes,
     takeover: trials.length > 0 ? { leaseTtlMs, trials, medianMs: all[Math.floor(all.length / 2)], maxMs: all.at(-1) } : undefined,
   };
   console.log('');

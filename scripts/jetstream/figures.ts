@@ -7,6 +7,7 @@ import { Agent, request } from 'undici';
 import { shardFor } from '../../src/main/routing.ts';
 import { startInstance, type Instance } from './instances.ts';
 import { startNatsServer, type NatsServer } from './nats-server.ts';
+import { PubAcks } from '../../src/main/jetstream/pub-acks.ts';
 import { perIntent, readProcess } from './process-costs.ts';
 
 const PARTITIONS = 16;
@@ -230,4 +231,55 @@ function quantile(sorted: number[], q: number): number {
 
 export async function closeAgent(): Promise<void> {
   await agent.close();
+}
+
+export interface WriteCost {
+  writes: number;
+  /** Client CPU µs per write (this process: user + system), per round. */
+  clientKvUs: number[];
+  pipelinedUs: number[];
+  /** Writes per second, per round. */
+  clientKvPerSecond: number[];
+  pipelinedPerSecond: number[];
+}
+
+/**
+ * What one record write costs the client, both ways the mode could make it: the client's own
+ * `kv.create` (a request per write) and the pipelined publish the mode uses (pub-acks.ts), the same
+ * message on the wire. `writes` creates per round, 64 at a time, rounds alternating, against one
+ * fresh nats-server; the connection without async stack traces, as the mode's.
+ */
+export async function writeCost(writes: number, rounds: number): Promise<WriteCost> {
+  const nats = await startNatsServer();
+  const nc = await connect({ servers: nats.url, noAsyncTraces: true });
+  try {
+    const kv = await nc.jetstream().views.kv('WRITECOST', { history: 1 });
+    const acks = PubAcks.of(nc);
+    const record = new TextEncoder().encode(JSON.stringify({
+      intentId: '00000000-0000-4000-8000-000000000000', threadId: 'thread-1', type: 'thread.turn.start', partition: 3, status: 'queued', submittedAt: new Date().toISOString(), attempt: 0,
+    }));
+    const measure = async (write: (i: number) => Promise<unknown>): Promise<{ us: number; perSecond: number }> => {
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      let next = 0;
+      await Promise.all(Array.from({ length: 64 }, async () => {
+        for (let i = next++; i < writes; i = next++) await write(i);
+      }));
+      const used = process.cpuUsage(cpu);
+      return { us: (used.user + used.system) / writes, perSecond: writes / ((performance.now() - started) / 1000) };
+    };
+    const result: WriteCost = { writes, clientKvUs: [], pipelinedUs: [], clientKvPerSecond: [], pipelinedPerSecond: [] };
+    for (let round = 0; round < rounds; round++) {
+      const viaKv = await measure((i) => kv.create(`kv-${round}-${i}`, record));
+      const viaAcks = await measure((i) => acks.publish(`$KV.WRITECOST.acks-${round}-${i}`, record, { 'Nats-Expected-Last-Subject-Sequence': '0' }));
+      result.clientKvUs.push(+viaKv.us.toFixed(1));
+      result.pipelinedUs.push(+viaAcks.us.toFixed(1));
+      result.clientKvPerSecond.push(Math.round(viaKv.perSecond));
+      result.pipelinedPerSecond.push(Math.round(viaAcks.perSecond));
+    }
+    return result;
+  } finally {
+    await nc.close();
+    await nats.stop();
+  }
 }
