@@ -63,6 +63,8 @@ export const RECORD_REVISION_HEADER = 'Lanepool-Record-Revision';
 /**
  * Binds to a running deployment's stream and intent bucket (a service instance creates both) and
  * returns a publish function. The partition count is read from the stream, so it always matches the instances'.
+ * Its writes are pipelined (pub-acks.ts): `nc` gets one inbox subscription for their acks, shared by
+ * every publisher on it, and at most 1,024 writes await their ack at once (more wait their turn).
  * @throws JetStreamError if the stream does not exist or the server is unreachable.
  */
 export async function intentPublisher(nc: NatsConnection, options: IntentPublisherOptions = {}): Promise<PublishIntent> {
