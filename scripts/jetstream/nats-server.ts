@@ -10,7 +10,10 @@ import { join } from 'node:path';
 
 export interface NatsServer {
   readonly url: string;
+  /** The running server process (a new one after `restart`). */
   readonly process: ChildProcess;
+  /** Stops the server (SIGTERM) and starts it again on the same port and store, as an operator's restart would. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -43,6 +46,31 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     writeFileSync(config, `max_payload: ${options.maxPayload}\n`);
     args.push('-c', config);
   }
+  let child = await launch(args);
+  const exit = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    get process() {
+      return child;
+    },
+    async restart() {
+      await exit();
+      child = await launch(args);
+    },
+    async stop() {
+      await exit();
+      rmSync(store, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts nats-server with `args`; resolves once it says it is ready. */
+async function launch(args: string[]): Promise<ChildProcess> {
   const child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   await new Promise<void>((resolve, reject) => {
@@ -60,16 +88,5 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     });
   });
   child.stderr!.resume();
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    process: child,
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(store, { recursive: true, force: true });
-    },
-  };
+  return child;
 }
