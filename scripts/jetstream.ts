@@ -20,12 +20,12 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       intents: { type: 'string' }, threads: { type: 'string' }, concurrency: { type: 'string' }, samples: { type: 'string' },
-      kills: { type: 'string' }, 'lease-ttl-ms': { type: 'string' }, only: { type: 'string' }, rounds: { type: 'string' }, instances: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' },
+      kills: { type: 'string' }, 'lease-ttl-ms': { type: 'string' }, only: { type: 'string' }, rounds: { type: 'string' }, writes: { type: 'string' }, instances: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' },
     },
     strict: true,
   });
   if (values.help) {
-    console.log('Usage: npm run jetstream -- [--only throughput,latency,takeover,writes] [--rounds 1] [--instances 1,2,3] [--intents 6000] [--threads 600] [--concurrency 64] [--samples 300] [--kills 3] [--lease-ttl-ms 2000] [--json FILE]');
+    console.log('Usage: npm run jetstream -- [--only throughput,latency,takeover,writes] [--rounds 1] [--instances 1,2,3] [--writes 20000] [--intents 6000] [--threads 600] [--concurrency 64] [--samples 300] [--kills 3] [--lease-ttl-ms 2000] [--json FILE]');
     return;
   }
   const only = new Set((values.only ?? PARTS.join(',')).split(',').map((part) => part.trim()).filter(Boolean));
@@ -39,6 +39,7 @@ async function main(): Promise<void> {
   const kills = numberFlag('kills', values.kills, 3);
   const leaseTtlMs = numberFlag('lease-ttl-ms', values['lease-ttl-ms'], 2000);
   const rounds = numberFlag('rounds', values.rounds, 1);
+  const writeCount = numberFlag('writes', values.writes, 20_000);
   const instanceCounts = (values.instances ?? '1,2,3').split(',').map((n) => numberFlag('instances', n.trim(), 1));
   if (!natsServerAvailable()) {
     console.error('nats-server is not installed: apt-get install nats-server');
@@ -95,8 +96,8 @@ async function main(): Promise<void> {
   }
   let writes: WriteCost | undefined;
   if (only.has('writes')) {
-    console.log('record writes: 20,000 KV creates per round, 64 at a time, the client\'s kv.create against the pipelined publish, 3 rounds alternating');
-    writes = await writeCost(20_000, 3);
+    console.log(`record writes: ${writeCount.toLocaleString('en-US')} KV creates per round, 64 at a time, the client's kv.create against the pipelined publish, 3 rounds alternating`);
+    writes = await writeCost(writeCount, 3);
     console.log(`  client CPU µs per write: kv.create ${writes.clientKvUs.join(' / ')}; pipelined ${writes.pipelinedUs.join(' / ')}`);
     console.log(`  writes/s: kv.create ${writes.clientKvPerSecond.join(' / ')}; pipelined ${writes.pipelinedPerSecond.join(' / ')}`);
   }
