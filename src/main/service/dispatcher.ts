@@ -130,15 +130,19 @@ export class Dispatcher {
     // until then: see onStart below), so after the settlement of the intent before it on the thread,
     // and all before its own settlement (the pool's event rule). One rule, kept here.
     const sink = hooks.events ?? this.#events;
-    let held: ProviderEventData[] | undefined = [];
+    // Until its start is marked: `holding`, with the held events in `held` (made for the first one).
+    let holding = true;
+    let held: ProviderEventData[] | undefined;
     const flush = (): void => {
-      for (const data of held ?? []) sink.append(threadId, { event: 'provider', data });
+      holding = false;
+      if (held === undefined) return;
+      for (const data of held) sink.append(threadId, { event: 'provider', data });
       held = undefined;
     };
     const onEvent = (event: unknown): void => {
       const data = providerEventData(threadId, intentId, event);
       if (data === undefined) return;
-      if (held !== undefined) held.push(data);
+      if (holding) (held ??= []).push(data);
       else sink.append(threadId, { event: 'provider', data });
     };
     const markRunning = (): void => {
@@ -157,13 +161,14 @@ export class Dispatcher {
     // before it on the thread, whose record settles in a promise reaction the pool has already
     // queued. Marking this one in a reaction queued after that keeps startedAt >= its settledAt.
     const onStart = (): void => void Promise.resolve().then(markRunning);
-    this.#pool
+    const settled = this.#pool
       .run(threadId, intent, { priority: control ? 'control' : 'normal', onStart, onEvent, attempt: hooks.attempt, signal: hooks.signal, bytes })
       .then(
         (result) => this.#settle(record, started, { status: 'completed', result }, hooks, span, flush),
         (error: Error) => this.#settle(record, started, failedOutcome(error, RECORD_ERRORS.handler), hooks, span, flush),
-      )
-      .finally(release);
+      );
+    // Only answers hold bytes of their own; no promise for the rest.
+    if (release !== undefined) void settled.finally(release);
     return { kind: 'accepted', record };
   }
 

@@ -4,7 +4,7 @@
  * context is sent to the worker. Its traceparent rides on the intent into the worker (see
  * shared/trace-context.ts), so the provider's spans there are its children.
  */
-import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { ProxyTracerProvider, SpanKind, SpanStatusCode, context, isSpanContextValid, trace, type Span } from '@opentelemetry/api';
 import type { IntentType } from '../../shared/service/intents.ts';
 import { traceparentOf } from '../../shared/trace-context.ts';
 
@@ -25,7 +25,11 @@ export interface IntentSpan {
   end(outcome: string, errorCode?: string, message?: string): void;
 }
 
+/** What an intent gets when nothing is traced: no span, no traceparent. */
+const UNTRACED: IntentSpan = Object.freeze({ traceparent: undefined, end(): void {} });
+
 export function startIntentSpan(data: { threadId: string; type: IntentType; intentId: string; shard: number; attempt: number }): IntentSpan {
+  if (untraced()) return UNTRACED;
   // Asked for per intent, not kept: a tracer taken before the SDK was (re)registered stays bound
   // to the provider of that moment.
   const span: Span = trace.getTracer('lanepool').startSpan(`lanepool intent ${data.type}`, {
@@ -43,4 +47,17 @@ export function startIntentSpan(data: { threadId: string; type: IntentType; inte
       span.end();
     },
   };
+}
+
+/**
+ * True when a span would be a no-op: no SDK is registered (the global provider has no delegate) and
+ * no span is active to parent one. The API would then hand out a fresh non-recording span with an
+ * invalid context per intent (a tracer, an attributes object, a span, two regex checks of its ids),
+ * which the http benchmark's profile counted on every intent; this asks the same question first.
+ */
+function untraced(): boolean {
+  const provider = trace.getTracerProvider();
+  if (!(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer('lanepool') !== undefined) return false;
+  const parent = trace.getSpanContext(context.active());
+  return parent === undefined || !isSpanContextValid(parent);
 }

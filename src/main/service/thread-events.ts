@@ -78,15 +78,18 @@ export interface EventLimits {
   maxBytes: number;
 }
 
-interface Entry {
-  id: number;
-  frame: string;
-  at: number;
-}
-
+/**
+ * A thread's buffer. Its events are kept as three parallel arrays, oldest first, not as an object
+ * per event: a buffer holds up to `perThread` events for minutes, so each one outlives the young
+ * generation, and an object per event (plus a boxed number for each of its id and time) tripled what
+ * the garbage collector copies and marks for it. Index i of each array is the same event.
+ */
 interface ThreadLog {
   readonly threadId: string;
-  entries: Entry[];
+  ids: number[];
+  frames: string[];
+  /** When each was appended, by the log's clock (ms). */
+  ats: number[];
   bytes: number;
   lost: number;
   lostReason: GapReason;
@@ -111,6 +114,8 @@ export class ThreadEvents implements ThreadEventSink {
   /** Ids up to this one are not vouched for by a buffer created now (see the module comment). */
   #forgotten: number;
   #evicted = 0;
+  /** The buffer appended to last: the last of `#threads`' order, while it is in the map. */
+  #newest: ThreadLog | undefined;
   #sweep: NodeJS.Timeout | undefined;
 
   /** `start`: the id below every id this log will hold (see `sequenceStart`). */
@@ -135,15 +140,21 @@ export class ThreadEvents implements ThreadEventSink {
     this.#head = id;
     const log = this.#log(threadId);
     const now = this.#clock();
-    const entry: Entry = { id, at: now, frame: `id: ${id}\nevent: ${event.event}\ndata: ${json(threadId, event.data)}\n\n` };
-    log.entries.push(entry);
-    log.bytes += entry.frame.length;
-    this.#bytes += entry.frame.length;
+    const frame = flat(`id: ${id}\nevent: ${event.event}\ndata: ${json(threadId, event.data)}\n\n`);
+    log.ids.push(id);
+    log.frames.push(frame);
+    log.ats.push(now);
+    log.bytes += frame.length;
+    this.#bytes += frame.length;
     log.last = id;
-    // Most recently appended last.
-    this.#threads.delete(threadId);
-    this.#threads.set(threadId, log);
-    for (const subscriber of [...log.subscribers]) subscriber(entry.frame);
+    // Most recently appended last (already so when this thread appended last).
+    if (this.#newest !== log) {
+      this.#threads.delete(threadId);
+      this.#threads.set(threadId, log);
+      this.#newest = log;
+    }
+    // A subscriber may unsubscribe (or another subscribe) while being called: iterate over a copy.
+    if (log.subscribers.size > 0) for (const subscriber of [...log.subscribers]) subscriber(frame);
     this.#trim(log, now);
     this.#bound();
   }
@@ -165,12 +176,12 @@ export class ThreadEvents implements ThreadEventSink {
         const gap: GapData = { threadId, lastEventId: sinceId, lostThrough: sinceId, reason: 'unknown' };
         subscriber(`event: gap\ndata: ${JSON.stringify(gap)}\n\n`);
       }
-      for (const entry of log.entries) if (entry.id > sinceId) subscriber(entry.frame);
+      for (let i = 0; i < log.ids.length; i++) if (log.ids[i]! > sinceId) subscriber(log.frames[i]!);
     }
     log.subscribers.add(subscriber);
     return () => {
       log.subscribers.delete(subscriber);
-      if (log.subscribers.size === 0 && log.entries.length === 0 && this.#threads.get(threadId) === log) this.#remove(log);
+      if (log.subscribers.size === 0 && log.ids.length === 0 && this.#threads.get(threadId) === log) this.#remove(log);
     };
   }
 
@@ -207,8 +218,9 @@ export class ThreadEvents implements ThreadEventSink {
     let log = this.#threads.get(threadId);
     if (log === undefined) {
       const lost = this.#forgotten;
-      log = { threadId, entries: [], bytes: 0, lost, lostReason: this.#evicted > 0 ? 'evicted' : 'unknown', last: lost, subscribers: new Set() };
+      log = { threadId, ids: [], frames: [], ats: [], bytes: 0, lost, lostReason: this.#evicted > 0 ? 'evicted' : 'unknown', last: lost, subscribers: new Set() };
       this.#threads.set(threadId, log);
+      this.#newest = log;
     }
     return log;
   }
@@ -218,10 +230,10 @@ export class ThreadEvents implements ThreadEventSink {
     const { perThread, maxAgeMs } = this.#limits;
     let drop = 0;
     let reason: GapReason = 'overflow';
-    while (drop < log.entries.length) {
-      const entry = log.entries[drop]!;
-      if (log.entries.length - drop > perThread) reason = 'overflow';
-      else if (now - entry.at >= maxAgeMs) reason = 'expired';
+    const count = log.ids.length;
+    while (drop < count) {
+      if (count - drop > perThread) reason = 'overflow';
+      else if (now - log.ats[drop]! >= maxAgeMs) reason = 'expired';
       else break;
       drop++;
     }
@@ -229,12 +241,14 @@ export class ThreadEvents implements ThreadEventSink {
   }
 
   #dropOldest(log: ThreadLog, count: number, reason: GapReason): void {
-    const dropped = log.entries.splice(0, count);
     let bytes = 0;
-    for (const entry of dropped) bytes += entry.frame.length;
+    for (let i = 0; i < count; i++) bytes += log.frames[i]!.length;
+    log.lost = log.ids[count - 1]!;
+    log.ids.splice(0, count);
+    log.frames.splice(0, count);
+    log.ats.splice(0, count);
     log.bytes -= bytes;
     this.#bytes -= bytes;
-    log.lost = dropped.at(-1)!.id;
     log.lostReason = reason;
   }
 
@@ -249,7 +263,7 @@ export class ThreadEvents implements ThreadEventSink {
     // Every remaining buffer has a subscriber: their oldest events go instead, oldest thread first.
     for (const log of this.#threads.values()) {
       if (this.#bytes <= maxBytes) return;
-      if (log.entries.length > 1) this.#dropOldest(log, log.entries.length - 1, 'overflow');
+      if (log.ids.length > 1) this.#dropOldest(log, log.ids.length - 1, 'overflow');
     }
   }
 
@@ -261,6 +275,7 @@ export class ThreadEvents implements ThreadEventSink {
   /** The buffer goes; what it vouched for goes with it, so a new one starts above its newest id. */
   #remove(log: ThreadLog): void {
     this.#threads.delete(log.threadId);
+    if (this.#newest === log) this.#newest = undefined;
     this.#bytes -= log.bytes;
     this.#forgotten = Math.max(this.#forgotten, log.last);
   }
@@ -269,11 +284,23 @@ export class ThreadEvents implements ThreadEventSink {
   #expireIdle(): void {
     const cutoff = this.#clock() - this.#limits.maxAgeMs;
     for (const log of this.#threads.values()) {
-      const newest = log.entries.at(-1);
-      if (newest !== undefined && newest.at > cutoff) return;
+      const newest = log.ats.at(-1);
+      if (newest !== undefined && newest > cutoff) return;
       if (log.subscribers.size === 0) this.#evict(log);
     }
   }
+}
+
+/**
+ * The frame as one flat string. A template literal builds a rope (V8's cons strings: about eight
+ * objects for a frame), and a buffered frame kept it so for its whole life in the buffer, which
+ * doubled the memory the buffers hold for their characters and multiplied the objects the garbage
+ * collector copies and marks. Reading a character makes V8 flatten the rope in place, after which
+ * the collector keeps only the flat string (the trick of the `flatstr` package, which pino used).
+ */
+function flat(frame: string): string {
+  frame.charCodeAt(0);
+  return frame;
 }
 
 /**

@@ -27,20 +27,19 @@ type Operation = 'start' | 'send' | 'interrupt' | 'approval' | 'user-input' | 's
 
 export function createSimulator(settings: SimulatorSettings): Provider {
   /** Turns in progress by session id, so an interrupt has something to interrupt. */
-  const activeTurns = new Map<string, AbortController>();
+  const activeTurns = new Map<string, TurnInterrupt>();
   /** Requests a turn waits on, by requestId: removed when answered or when the wait ends. */
   const pending = new Map<string, { sessionId: string; answer(value: unknown): void }>();
 
-  function waitForAnswer<T>(requestId: string, sessionId: string, signal: AbortSignal): Promise<T> {
+  function waitForAnswer<T>(requestId: string, sessionId: string, signal: AbortSignal, turn: TurnInterrupt): Promise<T> {
     return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
+      const end = waitEnds(signal, turn, (reason) => {
         pending.delete(requestId);
-        reject(signal.reason);
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
+        reject(reason);
+      });
+      if (end === undefined) return;
       pending.set(requestId, { sessionId, answer: (value) => {
-        signal.removeEventListener('abort', onAbort);
+        end();
         pending.delete(requestId);
         resolve(value as T);
       } });
@@ -67,14 +66,14 @@ export function createSimulator(settings: SimulatorSettings): Provider {
     async sendTurn(session, { input, signal, simulate, emit }) {
       failIf(simulate, 'send');
       if (simulate?.sendCpuMs) burnCpu(simulate.sendCpuMs);
-      const turn = new AbortController();
+      const turn = new TurnInterrupt();
       activeTurns.set(session.sessionId, turn);
       const cursor = String(Number(session.cursor ?? 0) + 1);
       const turnId = `turn-${cursor}`;
       const output: Record<string, unknown> = { echo: input.slice(0, 200), interrupted: false };
       const event = (kind: string, extra: Omit<ProviderEvent, 'kind' | 'turnId'> = {}): void => emit({ kind, turnId, ...extra });
-      // Interrupt (or stop) ends the turn; the intent's own signal (cancel, deadline) fails it.
-      const either = AbortSignal.any([signal, turn.signal]);
+      // Interrupt (or stop) ends the turn; the intent's own signal (cancel, deadline) fails it. Each
+      // wait below ends with whichever comes first (see TurnInterrupt).
       let cancelled = false;
       try {
         event('turn.started');
@@ -82,23 +81,23 @@ export function createSimulator(settings: SimulatorSettings): Provider {
         if (simulate?.approval) {
           const requestId = randomUUID();
           event('approval.requested', { requestId, data: { command: `echo ${JSON.stringify(input.slice(0, 50))}` } });
-          const decision = await waitForAnswer<string>(requestId, session.sessionId, either);
+          const decision = await waitForAnswer<string>(requestId, session.sessionId, signal, turn);
           output.approval = decision;
           cancelled = decision === 'cancel';
         }
         if (simulate?.userInput && !cancelled) {
           const requestId = randomUUID();
           event('user-input.requested', { requestId, data: { questions: [{ id: 'q1', question: 'Which one?' }] } });
-          output.answers = await waitForAnswer<Record<string, unknown>>(requestId, session.sessionId, either);
+          output.answers = await waitForAnswer<Record<string, unknown>>(requestId, session.sessionId, signal, turn);
         }
         const hang = simulate?.turnHangMs;
-        await sleep(cancelled ? 0 : hang === 'forever' ? Infinity : (hang ?? settings.sendMs), either);
+        await sleep(cancelled ? 0 : hang === 'forever' ? Infinity : (hang ?? settings.sendMs), signal, turn);
       } catch (error) {
-        if (!turn.signal.aborted || signal.aborted) throw error;
+        if (!turn.interrupted || signal.aborted) throw error;
       } finally {
         activeTurns.delete(session.sessionId);
       }
-      const status: TurnStatus = turn.signal.aborted || cancelled ? 'interrupted' : 'completed';
+      const status: TurnStatus = turn.interrupted || cancelled ? 'interrupted' : 'completed';
       output.interrupted = status === 'interrupted';
       event('turn.completed', { data: { status } });
       return { turnId, status, cursor, output };
@@ -107,7 +106,7 @@ export function createSimulator(settings: SimulatorSettings): Provider {
     async interruptTurn(session, { signal, simulate }) {
       failIf(simulate, 'interrupt');
       const turn = activeTurns.get(session.sessionId);
-      turn?.abort();
+      turn?.interrupt();
       await sleep(settings.interruptMs, signal);
       return { interrupted: turn !== undefined };
     },
@@ -127,7 +126,7 @@ export function createSimulator(settings: SimulatorSettings): Provider {
 
     async stopSession(session: ProviderSession, { signal, simulate }) {
       failIf(simulate, 'stop');
-      activeTurns.get(session.sessionId)?.abort();
+      activeTurns.get(session.sessionId)?.interrupt();
       await sleep(settings.stopMs, signal);
     },
   };
@@ -140,20 +139,76 @@ function failIf(simulate: Simulate | undefined, operation: Operation): void {
   }
 }
 
-/** Resolves after `ms` (never, for Infinity); rejects with the signal's reason when it aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+/**
+ * A turn's interrupt: what `AbortSignal.any([signal, new AbortController().signal])` gave each turn
+ * before, without its cost. That made two more signals per turn, and a WeakRef and a set of
+ * dependants on the intent's signal, which `npm run bench -- --only http` profiled at about a sixth
+ * of each worker's time, most of it their garbage collection.
+ *
+ * Invariant: a turn waits for one thing at a time (its awaits are sequential), so one listener slot
+ * is enough; a wait takes it (`waitEnds`) and gives it back when it ends, whichever way.
+ */
+class TurnInterrupt {
+  interrupted = false;
+  /** What the waits of an interrupted turn reject with: the reason `AbortController.abort()` gives. */
+  reason: unknown;
+  #listener: ((reason: unknown) => void) | undefined;
+
+  interrupt(): void {
+    if (this.interrupted) return;
+    this.interrupted = true;
+    this.reason = new DOMException('This operation was aborted', 'AbortError');
+    const listener = this.#listener;
+    this.#listener = undefined;
+    listener?.(this.reason);
+  }
+
+  listen(listener: ((reason: unknown) => void) | undefined): void {
+    this.#listener = listener;
+  }
+}
+
+/**
+ * Starts a wait that ends early with the first of the intent's `signal` or the turn's interrupt,
+ * calling `ended(reason)` once, as a wait on `AbortSignal.any([signal, turn])` would (the signal
+ * first if both have fired). Returns what to call when the wait ends by itself (it stops listening),
+ * or undefined if one had already fired (then `ended` has been called).
+ */
+function waitEnds(signal: AbortSignal, turn: TurnInterrupt | undefined, ended: (reason: unknown) => void): (() => void) | undefined {
+  if (signal.aborted) return void ended(signal.reason);
+  if (turn?.interrupted) return void ended(turn.reason);
+  const stop = (): void => {
+    signal.removeEventListener('abort', onAbort);
+    turn?.listen(undefined);
+  };
+  const onAbort = (): void => {
+    stop();
+    ended(signal.reason);
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  turn?.listen((reason) => {
+    stop();
+    ended(reason);
+  });
+  return stop;
+}
+
+/**
+ * Resolves after `ms` (never, for Infinity); rejects with the signal's reason when it aborts, or the
+ * turn's when it is interrupted.
+ */
+function sleep(ms: number, signal: AbortSignal, turn?: TurnInterrupt): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined;
-    function done(): void {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }
-    function onAbort(): void {
+    let timer: NodeJS.Timeout | undefined;
+    const end = waitEnds(signal, turn, (reason) => {
       clearTimeout(timer);
-      reject(signal.reason);
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
+      reject(reason);
+    });
+    if (end === undefined || !Number.isFinite(ms)) return;
+    timer = setTimeout(() => {
+      end();
+      resolve();
+    }, ms);
   });
 }
 
