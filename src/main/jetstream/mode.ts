@@ -100,8 +100,9 @@ export class JetStreamMode implements IntentBackend {
     const topo = topology(settings.stream, settings.partitions);
     const nc = await jetStreamCall('connect', () => connect({
       servers: settings.url, name: `lanepool ${settings.instanceId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250,
-      // Without this the client captures a stack trace for every request and every timeout it arms
-      // (two per record write, publish and ack): more CPU per intent than the rest of the mode together.
+      // Without this the client captures a stack trace for every request and every timeout it arms.
+      // Record writes and intent publishes no longer use requests (pub-acks.ts); reads, lease
+      // renewals and consumer calls still do.
       noAsyncTraces: true,
     }));
     try {
